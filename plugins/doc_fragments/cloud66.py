@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the cloud66.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  api_token:
+    description:
+      - A Cloud66 personal access token. Reading needs the C(public) scope; creating or deleting databases needs
+        the C(admin) scope.
+      - If not set, the value of the E(CLOUD66_API_TOKEN) environment variable is used.
+      - The token is never shown in results, messages or verbose output.
+    type: str
+    required: true
+  api_url:
+    description:
+      - The base URL of the Cloud66 v3 API.
+      - If not set, the value of the E(CLOUD66_API_URL) environment variable is used, else the default.
+      - Must use C(https://); plain C(http://) is accepted only for a loopback address, such as the simulator that
+        ships with this collection.
+    type: str
+    default: https://app.cloud66.com/api/3
+  account_id:
+    description:
+      - The Cloud66 account to act in, for a token that can reach several accounts. Sent as the C(X-Account) header.
+      - If not set, the value of the E(CLOUD66_ACCOUNT_ID) environment variable is used, else the token's default
+        account.
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of the API. The usual E(REQUESTS_CA_BUNDLE) setting is honoured.
+      - Set to V(false) only for a test endpoint.
+    type: bool
+    default: true
+  api_timeout:
+    description:
+      - How many seconds to wait for the answer to one HTTP request.
+    type: int
+    default: 30
+  api_retries:
+    description:
+      - How many times to retry a request that met a transient failure (throttling, a gateway error, a dropped
+        connection or a timeout), with exponential backoff and jitter, honouring C(Retry-After).
+      - Requests that create or delete are not repeated blindly; the module first looks again whether the first
+        one went through.
+    type: int
+    default: 5
+requirements:
+  - requests >= 2.25
+notes:
+  - Cloud66 allows 3,000 API requests per hour for each user, and answers C(503 throttled) past that.
+attributes:
+  action_group:
+    description: Use C(group/cloud66.cloud.cloud66) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - cloud66.cloud.cloud66
+seealso:
+  - name: Cloud66 API documentation
+    description: The reference of the Cloud66 v3 API.
+    link: https://developers.cloud66.com/
+"""
+
+    SERVER_GROUP = r"""
+options:
+  stack_id:
+    description:
+      - The uid of the stack, as shown in the stack's settings or returned by the Cloud66 API.
+      - Give O(stack_id) or O(stack_name).
+    type: str
+  stack_name:
+    description:
+      - The name of the stack, matched without regard to case, instead of O(stack_id).
+      - When several stacks share the name, add O(environment); the module fails rather than pick one.
+    type: str
+  environment:
+    description:
+      - The environment of the stack named by O(stack_name), such as V(production) or V(staging).
+    type: str
+  server_group_id:
+    description:
+      - The id of the server group (a MySQL or PostgreSQL group) that holds the databases.
+      - Give one of O(server_group_id), O(server_group_name) and O(server_group_type).
+    type: str
+  server_group_name:
+    description:
+      - The name of the server group, instead of O(server_group_id).
+    type: str
+  server_group_type:
+    description:
+      - The type of the server group, instead of O(server_group_id), when the stack has exactly one group of that type.
+    type: str
+    choices: [mysql, postgresql]
+"""

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the cloud66.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Cloud66 asynchronous actions: their outcome and waiting on them. Private to this collection."""
+
+from __future__ import annotations
+
+import time
+
+from ._client import Cloud66Error, api_path
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+SUCCESS_STATUSES = frozenset(["completed", "complete", "success", "succeeded", "successful", "finished", "done"])
+FAILURE_STATUSES = frozenset(["failed", "failure", "error", "errored", "cancelled", "canceled", "aborted", "timed_out"])
+
+FIRST_POLL_INTERVAL = 1.0
+POLL_GROWTH = 1.5
+POLL_INTERVAL_CAP = 10.0
+# Above this many actions one poll reads the stack's action list instead of each action on its own.
+LIST_POLL_THRESHOLD = 2
+
+
+class ActionFailed(Exception):
+    def __init__(self, action):
+        self.action = action
+        message = action.get("finished_message") or "no message given"
+        super().__init__("Cloud66 action %s (%s) failed: %s" % (action.get("id"), action.get("action_type", "action"), message))
+
+
+class WaitTimeout(Exception):
+    def __init__(self, message, actions=None):
+        super().__init__(message)
+        self.actions = actions or []
+
+
+def _flag(value):
+    """finished_success arrives as a boolean, or as the strings "true"/"false" in older documents."""
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return value if isinstance(value, bool) else None
+
+
+def action_outcome(action):
+    """PENDING, SUCCEEDED or FAILED for an action in either published shape (with or without ``status``)."""
+    status = str(action.get("status") or "").strip().lower()
+    success = _flag(action.get("finished_success"))
+    finished = bool(action.get("finished_at")) or status in SUCCESS_STATUSES or status in FAILURE_STATUSES
+    if not finished:
+        return PENDING
+    if status in FAILURE_STATUSES or success is False:
+        return FAILED
+    return SUCCEEDED
+
+
+class Deadline:
+    """One time budget shared by every wait of a module run."""
+
+    def __init__(self, seconds, clock=time.monotonic, sleep=time.sleep):
+        self.seconds = seconds
+        self.clock = clock
+        self._sleep = sleep
+        self.started = clock()
+
+    def elapsed(self):
+        return self.clock() - self.started
+
+    def remaining(self):
+        return max(0.0, self.seconds - self.elapsed())
+
+    def sleep(self, interval):
+        """Sleep up to ``interval`` within the budget; False once the budget is spent."""
+        remaining = self.remaining()
+        if remaining <= 0:
+            return False
+        self._sleep(min(interval, remaining))
+        return True
+
+
+def wait_until(check, deadline, describe, check_first=True):
+    """Call ``check`` at growing intervals until it returns something other than None.
+
+    Transient API errors count as "not yet": they only spend the budget. ``describe()`` gives the
+    text of the timeout error, which is raised once the budget is spent.
+    """
+    interval = FIRST_POLL_INTERVAL
+    if not check_first and not deadline.sleep(interval):
+        raise WaitTimeout(describe())
+    while True:
+        try:
+            result = check()
+        except Cloud66Error as exc:
+            if not exc.transient:
+                raise
+            result = None
+        if result is not None:
+            return result
+        interval = min(interval * POLL_GROWTH, POLL_INTERVAL_CAP)
+        if not deadline.sleep(interval):
+            raise WaitTimeout(describe())
+
+
+class ActionWaiter:
+    """Waits on one or many actions of a stack, polling them together in turns."""
+
+    def __init__(self, client, stack_id, deadline):
+        self.client = client
+        self.stack_id = stack_id
+        self.deadline = deadline
+
+    def wait(self, actions, stop_on_failure=True):
+        """The actions as they are once all have finished, in the given order.
+
+        With ``stop_on_failure`` the first failed action raises ActionFailed at once; without it every action is
+        waited for and the caller judges the outcomes.
+        """
+        latest = dict((action["id"], action) for action in actions)
+
+        def pending_ids():
+            return [action_id for action_id, action in latest.items() if action_outcome(action) == PENDING]
+
+        def check():
+            pending = pending_ids()
+            if pending:
+                latest.update(self._refresh(pending))
+            if stop_on_failure:
+                self._raise_failed(latest.values())
+            return None if pending_ids() else [latest[action["id"]] for action in actions]
+
+        def describe():
+            waiting = [latest[action_id] for action_id in pending_ids()]
+            return ("Timed out after %d s waiting for Cloud66 action%s %s to finish (still %s). Raise wait_timeout, "
+                    "or set wait to false and check the stack's activity later."
+                    % (round(self.deadline.elapsed()), "s" if len(waiting) > 1 else "",
+                       ", ".join(str(action["id"]) for action in waiting),
+                       ", ".join(sorted(set(str(action.get("status") or "unfinished") for action in waiting)))))
+
+        if not pending_ids():
+            return check()
+        if stop_on_failure:
+            self._raise_failed(latest.values())
+        try:
+            return wait_until(check, self.deadline, describe, check_first=False)
+        except WaitTimeout as exc:
+            exc.actions = list(latest.values())
+            raise
+
+    def _refresh(self, action_ids):
+        found = {}
+        if len(action_ids) > LIST_POLL_THRESHOLD:
+            body = self.client.get(api_path("stacks", self.stack_id, "actions"), params={"page": 1}, retries=0)
+            wanted = set(action_ids)
+            found = dict((item["id"], item) for item in body.get("response") or [] if item.get("id") in wanted)
+        for action_id in action_ids:
+            if action_id not in found:
+                found[action_id] = self.client.get(api_path("stacks", self.stack_id, "actions", action_id), retries=0)["response"]
+        return found
+
+    @staticmethod
+    def _raise_failed(actions):
+        for action in actions:
+            if action_outcome(action) == FAILED:
+                raise ActionFailed(action)

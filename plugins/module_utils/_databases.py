@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the cloud66.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The databases of one Cloud66 server group: lookup over pages, create and delete. Private to this collection."""
+
+from __future__ import annotations
+
+import re
+
+from ._actions import wait_until
+from ._client import Cloud66Error, api_path
+from ._stacks import STACK_NOT_FOUND
+
+ALREADY_EXISTS = re.compile(r"already (exists|been taken)", re.IGNORECASE)
+NAME_MAX_LENGTH = 63
+NAME_FORBIDDEN = re.compile(r"[\s/\\?#;%]|\.\.")
+
+
+def name_problem(name):
+    """Why a database name cannot be sent to Cloud66, or None. Cloud66 itself may still refuse other names."""
+    if name is None or not name.strip():
+        return "must not be empty"
+    if not name.isascii():
+        return "must use ASCII characters only"
+    if NAME_FORBIDDEN.search(name):
+        return "must not contain spaces, slashes, '..', '?', '#', ';' or '%'"
+    if len(name) > NAME_MAX_LENGTH:
+        return "must be at most %d characters long (it has %d)" % (NAME_MAX_LENGTH, len(name))
+    return None
+
+
+def users_warning(record, usernames):
+    """The warning for an existing database whose users differ from the requested ones, or None."""
+    current = sorted(record.get("users") or [])
+    if usernames is None or sorted(usernames) == current:
+        return None
+    return ("Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
+            "database, so nothing was changed." % (record.get("name"), current, sorted(usernames)))
+
+
+class DatabaseGroup:
+    """The databases of one server group of one stack."""
+
+    def __init__(self, client, stack_id, server_group_id):
+        self.client = client
+        self.stack_id = stack_id
+        self.server_group_id = server_group_id
+        self.path = api_path("stacks", stack_id, "server_groups", server_group_id, "databases")
+        self._users = None
+
+    def find(self, name=None, uid=None):
+        """The record with this uid (or else this name), or None.
+
+        Paging stops at the first page holding a match; two matches on it are an error, never a guess.
+        """
+        key, value = ("uid", uid) if uid else ("name", name)
+        for items in self._pages(self.path):
+            matches = [item for item in items if item.get(key) == value]
+            if len(matches) > 1:
+                raise Cloud66Error("Server group %s of stack %s lists %d databases with %s %r (uids %s); refusing to "
+                                   "pick one. Target one by uid instead." % (self.server_group_id, self.stack_id, len(matches),
+                                                                              key, value, ", ".join(m.get("uid", "?") for m in matches)))
+            if matches:
+                return matches[0]
+        return None
+
+    def all(self):
+        return [item for items in self._pages(self.path) for item in items]
+
+    def named(self, names):
+        """The listed records whose name is one of ``names``, as name -> [records].
+
+        Paging stops once every name has been seen, so a list that holds them all early costs fewer requests;
+        a name that is missing costs a scan of every page. A name listed twice on the pages read is kept twice,
+        so that the caller can refuse to pick one.
+        """
+        wanted = set(names)
+        found = {}
+        for items in self._pages(self.path):
+            for item in items:
+                if item.get("name") in wanted:
+                    found.setdefault(item["name"], []).append(item)
+            if wanted.issubset(found):
+                break
+        return found
+
+    def users(self):
+        """The group's database users, read once however often a run asks."""
+        if self._users is None:
+            path = api_path("stacks", self.stack_id, "server_groups", self.server_group_id, "database_users")
+            self._users = [user for items in self._pages(path) for user in items]
+        return self._users
+
+    def usernames(self, user_ids):
+        """Map database user uids to usernames (uids Cloud66 does not know stay as they are)."""
+        known = dict((user.get("uid"), user.get("username")) for user in self.users())
+        return [known.get(user_id, user_id) for user_id in user_ids]
+
+    def user_ids(self, usernames):
+        """Map usernames to database user uids; an unknown username is an error that lists the known ones."""
+        known = dict((user.get("username"), user.get("uid")) for user in self.users())
+        unknown = [username for username in usernames if username not in known]
+        if unknown:
+            raise Cloud66Error("Server group %s of stack %s has no database user named %s. Its users: %s."
+                               % (self.server_group_id, self.stack_id, ", ".join(unknown), ", ".join(sorted(known)) or "none"))
+        return [known[username] for username in usernames]
+
+    def requested_usernames(self, usernames=None, user_ids=None):
+        """The usernames a task asks for, given either as usernames or as user uids; None when it asks for none."""
+        return usernames if usernames is not None or user_ids is None else self.usernames(user_ids)
+
+    def requested_user_ids(self, usernames=None, user_ids=None):
+        """The user uids a task asks for, given either as usernames or as user uids."""
+        return self.user_ids(usernames) if usernames is not None else user_ids
+
+    def create(self, name, user_ids):
+        """Start creating a database. Returns (action, created); action is None when no new action was started.
+
+        A POST whose answer was lost is never repeated blindly: the name is looked up first, and a
+        "name already exists" answer to a repeated POST means the lost one went through.
+        """
+        body = {"database_name": name, "database_user_ids": list(user_ids or [])}
+        return self._write(lambda: self.client.post(self.path, body),
+                           done_already=lambda exc: exc.status == 400 and bool(ALREADY_EXISTS.search(exc.description or "")),
+                           took_effect=lambda: self.find(name=name) is not None)
+
+    def delete(self, uid):
+        """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
+        path = self.path + api_path(uid)
+        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
+
+    def _write(self, send, done_already, took_effect=None):
+        """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.
+
+        Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
+        already; after an earlier ambiguous attempt that answer means the earlier attempt went through.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return send()["response"], True
+            except Cloud66Error as exc:
+                if done_already(exc):
+                    return None, attempt > 1
+                if exc.status == 404:
+                    raise self._missing_parent(exc)
+                if not exc.ambiguous:
+                    raise
+                if attempt > self.client.retries:
+                    exc.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
+                                   "server group before running again." % (exc.message, attempt))
+                    raise
+                self.client.sleep(self.client.backoff(attempt))
+            if took_effect is not None and took_effect():
+                return None, True
+
+    def wait_listed(self, name, deadline):
+        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
+        return wait_until(lambda: self.find(name=name), deadline, lambda: (
+            "Database %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
+            % (name, self.server_group_id, round(deadline.elapsed()))))
+
+    def wait_unlisted(self, uid, deadline):
+        def gone():
+            return True if self.find(uid=uid) is None else None
+        return wait_until(gone, deadline, lambda: (
+            "Database %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
+            % (uid, self.server_group_id, round(deadline.elapsed()))))
+
+    def _pages(self, path):
+        try:
+            for items in self.client.pages(path):
+                yield items
+        except Cloud66Error as exc:
+            if exc.status == 404:
+                raise self._missing_parent(exc)
+            raise
+
+    def _missing_parent(self, exc):
+        """Say which of stack and server group is missing, at the cost of one request on this failure path."""
+        try:
+            self.client.get(api_path("stacks", self.stack_id))
+        except Cloud66Error as stack_error:
+            if stack_error.status != 404:
+                raise
+            message = STACK_NOT_FOUND % self.stack_id
+        else:
+            message = "Server group %s was not found in stack %s." % (self.server_group_id, self.stack_id)
+        return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)

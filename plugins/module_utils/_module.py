@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the cloud66.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The options every module shares and the base class of the modules. Private to this collection."""
+
+from __future__ import annotations
+
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ._actions import ActionFailed, ActionWaiter, Deadline, WaitTimeout
+from ._client import DEFAULT_API_URL, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Cloud66Client, Cloud66Error, check_api_url
+from ._databases import DatabaseGroup
+from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
+
+COLLECTION_VERSION = "1.0.0"
+MAX_RETRIES = 20
+
+
+def cloud66_argument_spec():
+    """The connection options of every module, documented once in the cloud66.cloud.cloud66 doc fragment."""
+    return dict(
+        api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["CLOUD66_API_TOKEN"])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["CLOUD66_API_URL"])),
+        account_id=dict(type="str", fallback=(env_fallback, ["CLOUD66_ACCOUNT_ID"])),
+        validate_certs=dict(type="bool", default=True),
+        api_timeout=dict(type="int", default=30),
+        api_retries=dict(type="int", default=5),
+    )
+
+
+def server_group_argument_spec():
+    """How a module names its server group, documented in the cloud66.cloud.cloud66.server_group doc fragment."""
+    return dict(
+        stack_id=dict(type="str"),
+        stack_name=dict(type="str"),
+        environment=dict(type="str"),
+        server_group_id=dict(type="str"),
+        server_group_name=dict(type="str"),
+        server_group_type=dict(type="str", choices=list(DATABASE_GROUP_TYPES)),
+    )
+
+
+SERVER_GROUP_RULES = dict(
+    required_one_of=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
+    mutually_exclusive=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
+    required_by={"environment": "stack_name"},
+)
+
+
+class Cloud66Module:
+    """What the modules share: option checks, the API client, one wait budget, and failing without a traceback."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        if not HAS_REQUESTS:
+            module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        self.result = {"changed": False}
+        problem = self.check_params()
+        if problem:
+            self.fail(problem)
+        self.client = Cloud66Client(
+            api_url=self.params["api_url"],
+            api_token=self.params["api_token"],
+            account_id=self.params["account_id"],
+            validate_certs=self.params["validate_certs"],
+            timeout=self.params["api_timeout"],
+            retries=self.params["api_retries"],
+            user_agent="cloud66.cloud/%s ansible-core/%s" % (COLLECTION_VERSION, ANSIBLE_CORE_VERSION),
+        )
+        self.deadline = Deadline(self.params.get("wait_timeout") or 0)
+        self._group = None
+
+    @classmethod
+    def define_module(cls, argument_spec, **kwargs):
+        """An AnsibleModule with the connection options, the server group options and the module's own."""
+        spec = cloud66_argument_spec()
+        spec.update(server_group_argument_spec())
+        spec.update(argument_spec)
+        for rule, entries in SERVER_GROUP_RULES.items():
+            kwargs[rule] = entries + kwargs.get(rule, []) if isinstance(entries, list) else dict(entries, **kwargs.get(rule, {}))
+        return AnsibleModule(argument_spec=spec, **kwargs)
+
+    def database_group(self):
+        """The server group the options name, looked up by name where no id was given (once per run)."""
+        if self._group is None:
+            stack_id = self.params["stack_id"] or find_stack_id(self.client, self.params["stack_name"], self.params["environment"])
+            group_id = self.params["server_group_id"] or find_server_group_id(
+                self.client, stack_id, self.params["server_group_name"], self.params["server_group_type"])
+            self._group = DatabaseGroup(self.client, stack_id, group_id)
+        return self._group
+
+    def check_params(self):
+        """A message for the first unusable option, or None. Runs before any request is sent."""
+        api_url_problem = check_api_url(self.params["api_url"])
+        if api_url_problem:
+            return api_url_problem
+        if self.params["api_timeout"] <= 0:
+            return "api_timeout must be a positive number of seconds, got %d." % self.params["api_timeout"]
+        if not 0 <= self.params["api_retries"] <= MAX_RETRIES:
+            return "api_retries must be between 0 and %d, got %d." % (MAX_RETRIES, self.params["api_retries"])
+        if self.params.get("wait_timeout") is not None and self.params["wait_timeout"] < 0:
+            return "wait_timeout must be zero or a positive number of seconds, got %d." % self.params["wait_timeout"]
+        return None
+
+    def waiter(self, stack_id):
+        return ActionWaiter(self.client, stack_id, self.deadline)
+
+    def set_diff(self, before, after):
+        if self.module._diff:
+            self.result["diff"] = {"before": before, "after": after}
+
+    def fail(self, msg, **extra):
+        result = dict(self.result)
+        result.update(extra)
+        self.module.fail_json(msg=msg, **result)
+
+    def execute(self, operation):
+        """Run ``operation`` and exit with the result, turning every API failure into a clear task failure."""
+        try:
+            operation()
+        except ActionFailed as exc:
+            self.result["changed"] = False
+            self.fail(str(exc), action=exc.action)
+        except WaitTimeout as exc:
+            if exc.actions:
+                self.result["action"] = exc.actions[0]
+            self.fail(str(exc))
+        except Cloud66Error as exc:
+            self.fail(exc.message, **exc.details())
+        self.module.exit_json(**self.result)

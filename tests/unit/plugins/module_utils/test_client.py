@@ -1,0 +1,782 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the cloud66.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests for plugins/module_utils/_client.py. HTTP is mocked with the responses library only."""
+
+from __future__ import annotations
+
+import json
+from http.client import RemoteDisconnected
+
+import pytest
+import requests
+import responses
+from responses import matchers
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
+    RATE_LIMIT_NOTE,
+    Cloud66Client,
+    Cloud66Error,
+    api_path,
+    check_api_url,
+)
+
+TOKEN = "c66tok-9f8e7d6c5b4a-SECRET"
+BASE = "https://api.cloud66.test/api/3"
+OTHER_HOST = "https://elsewhere.test"
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def make_client(**kwargs):
+    """A client whose sleeps are recorded instead of slept."""
+    sleeps = []
+    kwargs.setdefault("retries", 3)
+    client = Cloud66Client(BASE, TOKEN, sleep=sleeps.append, **kwargs)
+    return client, sleeps
+
+
+def expect_error(call, *args, **kwargs):
+    """Run ``call``, require a Cloud66Error, and check that the token is nowhere in what it says."""
+    with pytest.raises(Cloud66Error) as info:
+        call(*args, **kwargs)
+    error = info.value
+    assert TOKEN not in error.message
+    assert TOKEN not in str(error)
+    assert TOKEN not in repr(error.details())
+    assert TOKEN not in repr(error.description)
+    assert "Traceback" not in error.message
+    return error
+
+
+def refused():
+    """What requests raises when nothing listens on the port: the connection was never made."""
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/api/3/x", reason=reason))
+
+
+def dropped():
+    """What requests raises when the server closes the connection after the request was sent."""
+    return requests.exceptions.ConnectionError(
+        ProtocolError("Connection aborted.", RemoteDisconnected("Remote end closed connection without response")))
+
+
+def error_body(code, description, details=None):
+    body = {"error": code, "error_description": description}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+THROTTLED = error_body("throttled", "Rate limit exceeded")
+
+
+def page_body(items, current, pages, total=None, prev_key="previous", next_page="auto"):
+    if next_page == "auto":
+        next_page = current + 1 if current < pages else None
+    pagination = {prev_key: current - 1 if current > 1 else None, "next": next_page, "current": current,
+                  "per_page": 30, "count": total if total is not None else len(items), "pages": pages}
+    return {"response": items, "count": len(items), "pagination": pagination}
+
+
+def add_page(api, path, page, body):
+    api.add(responses.GET, BASE + path, json=body, match=[matchers.query_param_matcher({"page": str(page)})])
+
+
+def items(start, count):
+    return [{"uid": "db_%03d" % number, "name": "db%03d" % number} for number in range(start, start + count)]
+
+
+def requested_pages(api):
+    return [call.request.params.get("page") for call in api.calls]
+
+
+# --- headers and bodies ---------------------------------------------------------------------------------------
+
+
+def test_every_request_carries_auth_accept_user_agent_and_account(api):
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    api.add(responses.POST, BASE + "/stacks/s1/things", json={"response": {"id": 1}})
+    api.add(responses.DELETE, BASE + "/stacks/s1/things/1", json={"response": {"id": 2}})
+    client, sleeps = make_client(account_id=4711, user_agent="cloud66.cloud/9.9.9 ansible-core/2.19")
+
+    client.get("/stacks")
+    client.post("/stacks/s1/things", {"a": 1})
+    client.delete("/stacks/s1/things/1")
+
+    assert len(api.calls) == 3
+    for call in api.calls:
+        headers = call.request.headers
+        assert headers["Authorization"] == "Bearer %s" % TOKEN
+        assert headers["Accept"] == "application/json"
+        assert headers["User-Agent"] == "cloud66.cloud/9.9.9 ansible-core/2.19"
+        assert headers["X-Account"] == "4711"
+    assert sleeps == []
+    assert client.request_count == 3
+
+
+def test_no_account_header_without_account_id(api):
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, dummy = make_client()
+    client.get("/stacks")
+    assert "X-Account" not in api.calls[0].request.headers
+    assert api.calls[0].request.headers["Authorization"] == "Bearer %s" % TOKEN
+
+
+def test_trailing_slash_of_api_url_is_dropped(api):
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client = Cloud66Client(BASE + "/", TOKEN)
+    client.get("/stacks")
+    assert api.calls[0].request.url == BASE + "/stacks"
+
+
+def test_post_sends_json_body_and_returns_decoded_answer(api):
+    body = {"database_name": "app_db", "database_user_ids": ["user_abc123", "user_def456"]}
+    api.add(responses.POST, BASE + "/stacks/s1/server_groups/42/databases", json={"response": {"id": 792}},
+            match=[matchers.json_params_matcher(body)])
+    client, dummy = make_client()
+
+    answer = client.post("/stacks/s1/server_groups/42/databases", body)
+
+    assert answer == {"response": {"id": 792}}
+    request = api.calls[0].request
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == body
+
+
+def test_get_sends_no_body_and_passes_query_params(api):
+    api.add(responses.GET, BASE + "/stacks", json={"response": []}, match=[matchers.query_param_matcher({"page": "4"})])
+    client, dummy = make_client()
+    client.get("/stacks", params={"page": 4})
+    assert api.calls[0].request.body is None
+    assert api.calls[0].request.params == {"page": "4"}
+
+
+# --- api_path -------------------------------------------------------------------------------------------------
+
+
+def test_api_path_quotes_every_segment():
+    assert api_path("stacks", "abc", "server_groups", 42) == "/stacks/abc/server_groups/42"
+    assert api_path("stacks", "a/b?c#d;e f") == "/stacks/a%2Fb%3Fc%23d%3Be%20f"
+    assert api_path("stacks", "a..b", ".x") == "/stacks/a..b/.x"
+
+
+@pytest.mark.parametrize("segment", ["..", ".", ""])
+def test_api_path_refuses_segments_that_would_change_the_path(api, segment):
+    """requests resolves dot segments, even percent-encoded ones: /stacks/../server_groups would go to /server_groups."""
+    api.add(responses.GET, BASE + "/server_groups", json={"response": []})
+    client, dummy = make_client(retries=0)
+    error = expect_error(lambda: client.get(api_path("stacks", segment, "server_groups")))
+    assert "must not be empty, '.' or '..'" in error.message
+    assert len(api.calls) == 0
+
+
+# --- pagination -----------------------------------------------------------------------------------------------
+
+
+def test_pages_walks_every_page(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 3, total=65))
+    add_page(api, "/stacks", 2, page_body(items(30, 30), 2, 3, total=65))
+    add_page(api, "/stacks", 3, page_body(items(60, 5), 3, 3, total=65))
+    client, dummy = make_client()
+
+    pages = list(client.pages("/stacks"))
+
+    assert [len(page) for page in pages] == [30, 30, 5]
+    assert [item["uid"] for page in pages for item in page] == ["db_%03d" % number for number in range(65)]
+    assert requested_pages(api) == ["1", "2", "3"]
+
+
+def test_pages_stops_when_caller_stops(api):
+    for page in (1, 2, 3):
+        add_page(api, "/stacks", page, page_body(items(30 * (page - 1), 30), page, 3))
+    client, dummy = make_client()
+
+    iterator = client.pages("/stacks")
+    first = next(iterator)
+    assert len(first) == 30
+    assert len(api.calls) == 1
+
+    second = next(iterator)
+    assert second[0]["uid"] == "db_030"
+    assert len(api.calls) == 2
+    iterator.close()
+    assert len(api.calls) == 2
+
+
+def test_pages_break_out_of_loop_sends_no_more_requests(api):
+    for page in (1, 2, 3):
+        add_page(api, "/stacks", page, page_body(items(30 * (page - 1), 30), page, 3))
+    client, dummy = make_client()
+    for page in client.pages("/stacks"):
+        if any(item["name"] == "db031" for item in page):
+            break
+    assert requested_pages(api) == ["1", "2"]
+
+
+def test_pages_tolerates_prev_instead_of_previous(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 2, prev_key="prev"))
+    add_page(api, "/stacks", 2, page_body(items(30, 1), 2, 2, prev_key="prev"))
+    client, dummy = make_client()
+    assert sum(len(page) for page in client.pages("/stacks")) == 31
+    assert requested_pages(api) == ["1", "2"]
+
+
+def test_pages_steps_forward_when_next_does_not_advance(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 3, next_page=1))
+    add_page(api, "/stacks", 2, page_body(items(30, 30), 2, 3, next_page=2))
+    add_page(api, "/stacks", 3, page_body(items(60, 30), 3, 3, next_page=3))
+    client, dummy = make_client()
+    assert sum(len(page) for page in client.pages("/stacks")) == 90
+    assert requested_pages(api) == ["1", "2", "3"]
+
+
+def test_pages_with_stuck_next_and_no_page_count_ends_at_an_empty_page(api):
+    stuck = {"previous": None, "next": 1, "current": 1, "per_page": 30}
+    add_page(api, "/stacks", 1, {"response": items(0, 30), "pagination": stuck})
+    add_page(api, "/stacks", 2, {"response": items(30, 30), "pagination": stuck})
+    add_page(api, "/stacks", 3, {"response": [], "pagination": stuck})
+    client, dummy = make_client()
+    assert [len(page) for page in client.pages("/stacks")] == [30, 30, 0]
+    assert requested_pages(api) == ["1", "2", "3"]
+
+
+def test_pages_stops_at_an_empty_page_even_if_next_is_set(api):
+    add_page(api, "/stacks", 1, page_body([], 1, 5, next_page=2))
+    add_page(api, "/stacks", 2, page_body(items(0, 30), 2, 5))
+    client, dummy = make_client()
+    assert list(client.pages("/stacks")) == [[]]
+    assert len(api.calls) == 1
+
+
+def test_pages_stops_at_last_page_even_if_next_is_set(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 1, next_page=2))
+    add_page(api, "/stacks", 2, page_body(items(30, 30), 2, 2))
+    client, dummy = make_client()
+    assert [len(page) for page in client.pages("/stacks")] == [30]
+    assert len(api.calls) == 1
+
+
+def test_pages_stops_when_next_is_null(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 4, next_page=None))
+    client, dummy = make_client()
+    assert [len(page) for page in client.pages("/stacks")] == [30]
+    assert len(api.calls) == 1
+
+
+def test_pages_without_pagination_is_one_page(api):
+    add_page(api, "/stacks", 1, {"response": items(0, 3)})
+    client, dummy = make_client()
+    assert [len(page) for page in client.pages("/stacks")] == [3]
+    assert len(api.calls) == 1
+
+
+def test_pages_follows_a_next_that_skips_ahead(api):
+    add_page(api, "/stacks", 1, page_body(items(0, 30), 1, 4, next_page=3))
+    add_page(api, "/stacks", 3, page_body(items(60, 30), 3, 4, next_page=None))
+    client, dummy = make_client()
+    assert [len(page) for page in client.pages("/stacks")] == [30, 30]
+    assert requested_pages(api) == ["1", "3"]
+
+
+# --- error mapping --------------------------------------------------------------------------------------------
+
+
+def test_400_shows_the_servers_error_description(api):
+    api.add(responses.POST, BASE + "/stacks/s1/server_groups/42/databases", status=400,
+            json=error_body("bad_request", "Database name contains invalid characters"))
+    client, sleeps = make_client()
+
+    error = expect_error(client.post, "/stacks/s1/server_groups/42/databases", {"database_name": "x"})
+
+    assert "Database name contains invalid characters" in error.message
+    assert "400" in error.message
+    assert "POST /stacks/s1/server_groups/42/databases" in error.message
+    assert error.status == 400
+    assert error.error == "bad_request"
+    assert error.description == "Database name contains invalid characters"
+    assert not error.transient and not error.ambiguous
+    assert error.details() == {"attempts": 1, "status_code": 400, "error": "bad_request"}
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+def test_details_are_preferred_over_error_description(api):
+    api.add(responses.GET, BASE + "/stacks/s1", status=400,
+            json=error_body("bad_request", "Bad request", details="Server group does not support database operations"))
+    client, dummy = make_client()
+    error = expect_error(client.get, "/stacks/s1")
+    assert "Server group does not support database operations" in error.message
+
+
+def test_401_names_the_token_setting_and_is_not_retried(api):
+    api.add(responses.GET, BASE + "/stacks", status=401, json=error_body("unauthenticated", "Invalid access token"))
+    client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "401" in error.message
+    assert "api_token" in error.message
+    assert "CLOUD66_API_TOKEN" in error.message
+    assert error.status == 401
+    assert not error.transient
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("method, scope", [("GET", "public"), ("POST", "admin"), ("DELETE", "admin")])
+def test_403_names_the_scope_the_method_needs(api, method, scope):
+    api.add(method, BASE + "/stacks/s1/server_groups/42/databases", status=403,
+            json=error_body("forbidden", "Insufficient scope"))
+    client, sleeps = make_client()
+    path = "/stacks/s1/server_groups/42/databases"
+    call = {"GET": lambda: client.get(path), "POST": lambda: client.post(path, {}), "DELETE": lambda: client.delete(path)}[method]
+
+    error = expect_error(call)
+
+    assert "403" in error.message
+    assert "needs a token with the '%s' scope" % scope in error.message
+    assert "%s %s" % (method, path) in error.message
+    assert "Insufficient scope" in error.message
+    assert error.status == 403
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+def test_404_says_what_was_not_found(api):
+    api.add(responses.GET, BASE + "/stacks/nope", status=404, json=error_body("not_found", "Stack not found"))
+    client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks/nope")
+    assert "GET /stacks/nope" in error.message
+    assert "404" in error.message
+    assert "Stack not found" in error.message
+    assert error.status == 404
+    assert error.error == "not_found"
+    assert not error.transient
+    assert len(api.calls) == 1
+
+
+def test_html_error_body_gives_a_clear_message(api):
+    html = ("<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
+            "<p>Something went wrong</p></body></html>")
+    api.add(responses.GET, BASE + "/stacks", status=500, body=html, content_type="text/html")
+    client, dummy = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "HTTP 500" in error.message
+    assert "Internal Server Error" in error.message
+    assert "Something went wrong" in error.message
+    assert "<" not in error.message
+    assert error.status == 500
+    assert error.error is None
+    assert len(api.calls) == 1
+
+
+def test_empty_error_body_is_described(api):
+    api.add(responses.GET, BASE + "/stacks", status=418, body="")
+    client, dummy = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "HTTP 418" in error.message
+    assert "empty body" in error.message
+
+
+def test_long_non_json_error_body_is_cut(api):
+    api.add(responses.GET, BASE + "/stacks", status=500, body="x" * 5000, content_type="text/plain")
+    client, dummy = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "x" * 200 in error.message
+    assert "x" * 201 not in error.message
+
+
+def test_non_json_success_body_is_an_error(api):
+    api.add(responses.GET, BASE + "/stacks", status=200, body="<html><body>Welcome to nginx!</body></html>",
+            content_type="text/html")
+    client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "not JSON" in error.message
+    assert "200" in error.message
+    assert BASE in error.message
+    assert error.status == 200
+    assert not error.transient
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("method, status", [("GET", 301), ("GET", 302), ("POST", 307), ("DELETE", 308)])
+def test_redirects_are_not_followed(api, method, status):
+    target = OTHER_HOST + "/api/3/stacks"
+    api.add(method, BASE + "/stacks", status=status, headers={"Location": target}, body="")
+    elsewhere = api.add(method, target, json={"response": []})
+    client, sleeps = make_client()
+    call = {"GET": lambda: client.get("/stacks"), "POST": lambda: client.post("/stacks", {"a": 1}),
+            "DELETE": lambda: client.delete("/stacks")}[method]
+
+    error = expect_error(call)
+
+    assert error.status == status
+    assert "redirected" in error.message
+    assert target in error.message
+    assert len(api.calls) == 1
+    assert elsewhere.call_count == 0
+    assert all(call.request.url.startswith(BASE) for call in api.calls)
+    assert not any(call.request.url.startswith(OTHER_HOST) for call in api.calls)
+    assert sleeps == []
+
+
+# --- retries --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status, body", [
+    (429, error_body("too_many_requests", "Slow down")),
+    (503, THROTTLED),
+    (502, "<html><body>Bad Gateway</body></html>"),
+    (504, "<html><body>Gateway Timeout</body></html>"),
+])
+@pytest.mark.parametrize("retries", [0, 1, 4])
+def test_get_retries_transient_statuses_exactly_retries_times(api, status, body, retries):
+    kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
+    api.add(responses.GET, BASE + "/stacks", status=status, **kwargs)
+    client, sleeps = make_client(retries=retries)
+
+    error = expect_error(client.get, "/stacks")
+
+    assert len(api.calls) == retries + 1
+    assert len(sleeps) == retries
+    assert error.attempts == retries + 1
+    assert error.status == status
+    assert error.transient
+    assert not error.ambiguous
+    if retries:
+        assert "Gave up after %d attempts." % (retries + 1) in error.message
+    else:
+        assert "Gave up" not in error.message
+
+
+def test_throttled_message_mentions_the_hourly_limit_and_attempts(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED)
+    client, dummy = make_client(retries=2)
+    error = expect_error(client.get, "/stacks")
+    assert "throttled" in error.message
+    assert "3,000" in error.message
+    assert "per hour" in error.message
+    assert RATE_LIMIT_NOTE in error.message
+    assert error.message.endswith("Gave up after 3 attempts.")
+    assert len(api.calls) == 3
+
+
+def test_throttling_recognised_from_the_description(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json={"error": "service_unavailable", "error_description": "Throttled"})
+    client, dummy = make_client(retries=0)
+    error = expect_error(client.get, "/stacks")
+    assert "3,000" in error.message
+
+
+def test_429_message_mentions_the_hourly_limit(api):
+    api.add(responses.GET, BASE + "/stacks", status=429, json=error_body("rate_limited", "Too many requests"))
+    client, dummy = make_client(retries=1)
+    error = expect_error(client.get, "/stacks")
+    assert "429" in error.message
+    assert "3,000" in error.message
+    assert "Gave up after 2 attempts." in error.message
+
+
+def test_get_succeeds_after_transient_failures(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED)
+    api.add(responses.GET, BASE + "/stacks", status=502, body="bad gateway")
+    api.add(responses.GET, BASE + "/stacks", status=504, body="gateway timeout")
+    api.add(responses.GET, BASE + "/stacks", status=429, json={})
+    api.add(responses.GET, BASE + "/stacks", json={"response": [{"uid": "s1"}]})
+    client, sleeps = make_client(retries=5)
+    assert client.get("/stacks") == {"response": [{"uid": "s1"}]}
+    assert len(api.calls) == 5
+    assert len(sleeps) == 4
+
+
+def test_per_call_retries_override_the_client_setting(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED)
+    client, sleeps = make_client(retries=5)
+    expect_error(client.get, "/stacks", retries=1)
+    assert len(api.calls) == 2
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_seconds_are_honoured(api, status):
+    api.add(responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "7"})
+    api.add(responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "0"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    client.get("/stacks")
+    assert sleeps == [7.0, 0.0]
+    assert len(api.calls) == 3
+
+
+def test_retry_after_as_a_past_http_date_means_no_wait(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED,
+            headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    client.get("/stacks")
+    assert sleeps == [0.0]
+
+
+def test_absurd_retry_after_is_capped(api):
+    api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "86400"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    client.get("/stacks")
+    assert sleeps == [client.backoff_cap * 4]
+
+
+def test_unparsable_retry_after_falls_back_to_backoff(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": "soon"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    client.get("/stacks")
+    assert len(sleeps) == 1
+    assert 0.5 <= sleeps[0] <= 1.0
+
+
+def test_backoff_grows_and_is_capped(api):
+    api.add(responses.GET, BASE + "/stacks", status=502, body="bad gateway")
+    client, sleeps = make_client(retries=8)
+    expect_error(client.get, "/stacks")
+    assert len(sleeps) == 8
+    for attempt, seconds in enumerate(sleeps, start=1):
+        ceiling = min(client.backoff_cap, client.backoff_base * 2 ** (attempt - 1))
+        assert ceiling / 2 <= seconds <= ceiling
+    assert max(sleeps) <= client.backoff_cap
+
+
+# --- writes: never repeated when the server may have acted ---------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [502, 504])
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_write_is_not_repeated_after_a_gateway_error(api, method, status):
+    api.add(method, BASE + "/stacks/s1/things", status=status, body="<html>gateway</html>")
+    api.add(method, BASE + "/stacks/s1/things", json={"response": {"id": 1}})
+    client, sleeps = make_client(retries=5)
+    call = client.post if method == "POST" else client.delete
+    args = ("/stacks/s1/things", {"a": 1}) if method == "POST" else ("/stacks/s1/things",)
+
+    error = expect_error(call, *args)
+
+    assert error.ambiguous
+    assert error.transient
+    assert error.status == status
+    assert error.attempts == 1
+    assert "Gave up" not in error.message
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("exception, words", [
+    (requests.exceptions.ReadTimeout("read timed out"), "got no answer within 30 s"),
+    (dropped(), "lost the connection"),
+])
+def test_post_is_not_repeated_when_the_answer_is_lost(api, exception, words):
+    api.add(responses.POST, BASE + "/stacks/s1/things", body=exception)
+    api.add(responses.POST, BASE + "/stacks/s1/things", json={"response": {"id": 1}})
+    client, sleeps = make_client(retries=5)
+
+    error = expect_error(client.post, "/stacks/s1/things", {"a": 1})
+
+    assert error.ambiguous
+    assert error.transient
+    assert error.status is None
+    assert words in error.message
+    assert "POST /stacks/s1/things" in error.message
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status, body", [(503, THROTTLED), (429, error_body("too_many_requests", "Slow down"))])
+def test_post_is_repeated_when_the_server_surely_did_not_act(api, status, body):
+    api.add(responses.POST, BASE + "/stacks/s1/things", status=status, json=body)
+    api.add(responses.POST, BASE + "/stacks/s1/things", status=status, json=body)
+    api.add(responses.POST, BASE + "/stacks/s1/things", json={"response": {"id": 5}})
+    client, sleeps = make_client(retries=3)
+    assert client.post("/stacks/s1/things", {"a": 1}) == {"response": {"id": 5}}
+    assert len(api.calls) == 3
+    assert len(sleeps) == 2
+    assert all(json.loads(call.request.body) == {"a": 1} for call in api.calls)
+
+
+def test_post_throttled_until_retries_run_out_is_not_ambiguous(api):
+    api.add(responses.POST, BASE + "/stacks/s1/things", status=503, json=THROTTLED)
+    client, sleeps = make_client(retries=2)
+    error = expect_error(client.post, "/stacks/s1/things", {"a": 1})
+    assert not error.ambiguous
+    assert error.transient
+    assert len(api.calls) == 3
+    assert "3,000" in error.message
+    assert "Gave up after 3 attempts." in error.message
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_connection_refused_is_retried_and_not_ambiguous(api, method):
+    api.add(method, BASE + "/stacks", body=refused())
+    client, sleeps = make_client(retries=2)
+    call = client.get if method == "GET" else (lambda path: client.post(path, {"a": 1}))
+
+    error = expect_error(call, "/stacks")
+
+    assert not error.ambiguous
+    assert error.transient
+    assert error.status is None
+    assert "could not connect to %s" % BASE in error.message
+    assert "Gave up after 3 attempts." in error.message
+    assert len(api.calls) == 3
+    assert len(sleeps) == 2
+
+
+def test_post_goes_through_after_connection_refused(api):
+    api.add(responses.POST, BASE + "/stacks", body=refused())
+    api.add(responses.POST, BASE + "/stacks", json={"response": {"id": 3}})
+    client, sleeps = make_client(retries=2)
+    assert client.post("/stacks", {"a": 1}) == {"response": {"id": 3}}
+    assert len(api.calls) == 2
+    assert len(sleeps) == 1
+
+
+def test_connect_timeout_on_post_is_retried_and_not_ambiguous(api):
+    api.add(responses.POST, BASE + "/stacks", body=requests.exceptions.ConnectTimeout("connect timed out"))
+    client, sleeps = make_client(retries=1)
+    error = expect_error(client.post, "/stacks", {"a": 1})
+    assert not error.ambiguous
+    assert error.transient
+    assert "timed out while connecting" in error.message
+    assert len(api.calls) == 2
+
+
+@pytest.mark.parametrize("exception", [requests.exceptions.ReadTimeout("read timed out"), dropped(), refused()])
+def test_get_is_retried_on_any_network_failure(api, exception):
+    api.add(responses.GET, BASE + "/stacks", body=exception)
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client(retries=1)
+    assert client.get("/stacks") == {"response": []}
+    assert len(api.calls) == 2
+    assert len(sleeps) == 1
+
+
+def test_tls_failure_is_not_retried_and_explains_validate_certs(api):
+    api.add(responses.GET, BASE + "/stacks", body=requests.exceptions.SSLError("certificate verify failed"))
+    client, sleeps = make_client(retries=3)
+    error = expect_error(client.get, "/stacks")
+    assert "TLS" in error.message
+    assert "validate_certs" in error.message
+    assert not error.transient
+    assert len(api.calls) == 1
+    assert sleeps == []
+
+
+def test_other_request_failures_become_cloud66_errors(api):
+    api.add(responses.GET, BASE + "/stacks", body=requests.exceptions.TooManyRedirects("loop"))
+    client, sleeps = make_client(retries=3)
+    error = expect_error(client.get, "/stacks")
+    assert "GET /stacks failed: TooManyRedirects" in error.message
+    assert len(api.calls) == 1
+
+
+# --- the token never shows ------------------------------------------------------------------------------------
+
+
+def test_token_appears_in_no_error_message(api):
+    path = "/stacks/s1/server_groups/42/databases"
+    provocations = [
+        ("GET", {"status": 400, "json": error_body("bad_request", "Group does not support database operations")}),
+        ("GET", {"status": 401, "json": error_body("unauthenticated", "Token is invalid")}),
+        ("POST", {"status": 403, "json": error_body("forbidden", "Missing scope")}),
+        ("DELETE", {"status": 404, "json": error_body("not_found", "Not found")}),
+        ("GET", {"status": 500, "body": "<html><body>Oops</body></html>"}),
+        ("GET", {"status": 200, "body": "not json"}),
+        ("GET", {"status": 302, "headers": {"Location": OTHER_HOST + "/login"}, "body": ""}),
+        ("GET", {"status": 503, "json": THROTTLED}),
+        ("GET", {"status": 429, "json": {}}),
+        ("POST", {"status": 502, "body": "Bad Gateway"}),
+        ("POST", {"status": 504, "body": "Gateway Timeout"}),
+        ("POST", {"body": requests.exceptions.ReadTimeout("read timed out")}),
+        ("POST", {"body": dropped()}),
+        ("GET", {"body": refused()}),
+        ("GET", {"body": requests.exceptions.ConnectTimeout("connect timed out")}),
+        ("GET", {"body": requests.exceptions.SSLError("bad certificate")}),
+    ]
+    messages = []
+    for method, answer in provocations:
+        api.reset()
+        api.add(method, BASE + path, **answer)
+        client, dummy = make_client(retries=1, account_id="acc1")
+        call = {"GET": lambda: client.get(path), "POST": lambda: client.post(path, {"database_name": "x"}),
+                "DELETE": lambda: client.delete(path)}[method]
+        error = expect_error(call)
+        messages.append(error.message)
+    assert len(messages) == len(provocations)
+    assert all(message and TOKEN not in message for message in messages)
+    assert not any(TOKEN[:12] in message for message in messages)
+
+
+# --- check_api_url --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "https://app.cloud66.com/api/3",
+    "https://app.cloud66.com/api/3/",
+    "https://c66.example.com:8443/api/3",
+    "http://127.0.0.1:8080/api/3",
+    "http://127.0.0.5/api/3",
+    "http://[::1]:9000/api/3",
+    "http://localhost:8080/api/3",
+    "http://LOCALHOST/api/3",
+])
+def test_usable_api_urls(url):
+    assert check_api_url(url) is None
+
+
+@pytest.mark.parametrize("url", [
+    "http://app.cloud66.com/api/3",
+    "http://10.0.0.5:8080/api/3",
+    "http://127.0.0.1.example.com/api/3",
+    "http://0.0.0.0:8080/api/3",
+    "http://[2001:db8::1]/api/3",
+])
+def test_plain_http_to_a_remote_host_is_refused(url):
+    problem = check_api_url(url)
+    assert problem is not None
+    assert "https" in problem
+    assert "unencrypted" in problem
+
+
+@pytest.mark.parametrize("url", [
+    None,
+    "",
+    "app.cloud66.com/api/3",
+    "ftp://app.cloud66.com/api/3",
+    "https://",
+    "https:///api/3",
+    "http://[::1",
+    "https://[not-an-address]/api/3",
+    "https://app.cloud66.com:99999/api/3",
+    "https://app.cloud66.com:port/api/3",
+])
+def test_malformed_api_urls_get_a_message_not_an_exception(url):
+    problem = check_api_url(url)
+    assert isinstance(problem, str)
+    assert "api_url" in problem
+
+
+@pytest.mark.parametrize("url", [
+    "https://user:hunter2@app.cloud66.com/api/3",
+    "https://%s@app.cloud66.com/api/3" % TOKEN,
+    "https://app.cloud66.com/api/3?token=abc",
+    "https://app.cloud66.com/api/3#frag",
+])
+def test_api_url_with_credentials_query_or_fragment_is_refused(url):
+    problem = check_api_url(url)
+    assert problem is not None
+    assert "credentials" in problem
+    assert "hunter2" not in problem
+    assert TOKEN not in problem
