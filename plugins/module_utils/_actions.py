@@ -84,23 +84,29 @@ def wait_until(check, deadline, describe, check_first=True):
     """Call ``check`` at growing intervals until it returns something other than None.
 
     Transient API errors count as "not yet": they only spend the budget. ``describe()`` gives the
-    text of the timeout error, which is raised once the budget is spent.
+    text of the timeout error, which is raised once the budget is spent; when the last look failed,
+    the error it met is added, so that a timeout caused by throttling or a gateway says so.
     """
     interval = FIRST_POLL_INTERVAL
     if not check_first and not deadline.sleep(interval):
         raise WaitTimeout(describe())
     while True:
+        last_error = None
         try:
             result = check()
         except Cloud66Error as exc:
             if not exc.transient:
                 raise
+            last_error = exc
             result = None
         if result is not None:
             return result
         interval = min(interval * POLL_GROWTH, POLL_INTERVAL_CAP)
         if not deadline.sleep(interval):
-            raise WaitTimeout(describe())
+            message = describe()
+            if last_error is not None:
+                message = "%s The last look failed: %s" % (message, last_error.message)
+            raise WaitTimeout(message)
 
 
 class ActionWaiter:

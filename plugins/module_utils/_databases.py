@@ -77,6 +77,8 @@ class DatabaseGroup:
         """
         wanted = set(names)
         found = {}
+        if not wanted:
+            return found
         for items in self._pages(self.path):
             for item in items:
                 if item.get("name") in wanted:
@@ -151,6 +153,7 @@ class DatabaseGroup:
                 if attempt > self.client.retries:
                     exc.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
                                    "server group before running again." % (exc.message, attempt))
+                    exc.attempts = attempt
                     raise
                 self.client.sleep(self.client.backoff(attempt))
             if took_effect is not None and took_effect():
