@@ -58,9 +58,10 @@ class DatabaseGroup:
         for items in self._pages(self.path):
             matches = [item for item in items if item.get(key) == value]
             if len(matches) > 1:
+                uids = ", ".join(match.get("uid", "?") for match in matches)
                 raise Cloud66Error("Server group %s of stack %s lists %d databases with %s %r (uids %s); refusing to "
-                                   "pick one. Target one by uid instead." % (self.server_group_id, self.stack_id, len(matches),
-                                                                              key, value, ", ".join(m.get("uid", "?") for m in matches)))
+                                   "pick one. Target one by uid instead."
+                                   % (self.server_group_id, self.stack_id, len(matches), key, value, uids))
             if matches:
                 return matches[0]
         return None
@@ -174,8 +175,7 @@ class DatabaseGroup:
 
     def _pages(self, path):
         try:
-            for items in self.client.pages(path):
-                yield items
+            yield from self.client.pages(path)
         except Cloud66Error as exc:
             if exc.status == 404:
                 raise self._missing_parent(exc)

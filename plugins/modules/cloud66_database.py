@@ -20,7 +20,7 @@ description:
   - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
     C(requests) library there.
 author:
-  - cloud66.cloud contributors
+  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
@@ -196,12 +196,12 @@ class Cloud66Database(Cloud66Module):
             self.set_diff(record, record)
             return
         user_ids = group.requested_user_ids(self.params["database_users"], self.params["database_user_ids"])
-        self.result["changed"] = True
         if self.module._diff:
             # The record lists usernames, so the predicted record does too (database_user_ids are uids).
             usernames = group.requested_usernames(self.params["database_users"], self.params["database_user_ids"])
             self.set_diff({}, {"name": self.params["name"], "users": usernames or []})
         if self.module.check_mode:
+            self.result["changed"] = True
             return
         action, created = group.create(self.params["name"], user_ids)
         self.result["changed"] = created
@@ -221,9 +221,9 @@ class Cloud66Database(Cloud66Module):
         self._check_uid(record)
         if not record:
             return
-        self.result["changed"] = True
         self.set_diff(record, {})
         if self.module.check_mode:
+            self.result["changed"] = True
             return
         action, deleted = group.delete(record["uid"])
         self.result["changed"] = deleted

@@ -15,7 +15,7 @@ description:
   - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
     C(requests) library there.
 author:
-  - cloud66.cloud contributors
+  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66

@@ -21,7 +21,7 @@ description:
   - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
     C(requests) library there.
 author:
-  - cloud66.cloud contributors
+  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
@@ -174,11 +174,15 @@ class Cloud66Databases(Cloud66Module):
         self.set_diff(self._names(entries, before=True), self._names(entries, before=False))
         if self.module.check_mode or not self.result["changed"]:
             return
-        for entry in entries:
-            if entry["changed"]:
-                self._start(group, entry, user_ids.get(entry["name"]))
+        # From here on "changed" means "Cloud66 acted", so that a failure part way reports only what happened.
+        planned = [entry for entry in entries if entry["changed"]]
+        self.result["changed"] = False
+        for entry in planned:
+            entry["changed"] = False
+        for entry in planned:
+            self._start(group, entry, user_ids.get(entry["name"]))
+            self.result["changed"] = self.result["changed"] or entry["changed"]
         started = [entry for entry in entries if entry["action"]]
-        self.result["changed"] = any(entry["changed"] for entry in entries)
         self.result["actions"] = [entry["action"] for entry in started]
         if not (self.params["wait"] and started):
             return
