@@ -166,26 +166,6 @@ class DatabaseGroup:
             "Database %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
             % (name, self.server_group_id, round(deadline.elapsed()))))
 
-    def wait_reflected(self, names, gone_uids, deadline):
-        """Wait until the list shows every name in ``names`` and none of ``gone_uids``; return name -> record.
-
-        One look reads the pages until every name is seen, or every page when a deletion is awaited.
-        """
-        names, gone_uids = set(names), set(gone_uids)
-
-        def look():
-            if gone_uids:
-                records = self.all()
-            else:
-                records = [record for found in self.named(names).values() for record in found]
-            listed = dict((record.get("name"), record) for record in records)
-            if names.issubset(listed) and not gone_uids.intersection(record.get("uid") for record in records):
-                return listed
-            return None
-        return wait_until(look, deadline, lambda: (
-            "The actions finished but server group %s still did not show every create and delete after %d s. "
-            "Raise wait_timeout." % (self.server_group_id, round(deadline.elapsed()))))
-
     def wait_unlisted(self, uid, deadline):
         def gone():
             return True if self.find(uid=uid) is None else None

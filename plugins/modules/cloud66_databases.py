@@ -16,9 +16,8 @@ description:
     waiting on each, and then waits on all started actions together, polling them in turns.
   - A loop of M(cloud66.cloud.cloud66_database) reads the list once per item and waits on each action in turn;
     prefer this module, or the C(cloud66.cloud.databases) role built on it, to provision many databases.
-  - Cloud66 refreshes its database list some time after an action finished. With O(wait), the module then reads
-    the list again (at growing intervals, inside O(wait_timeout)) until it shows every database created and none
-    deleted, and returns the created databases' records as listed.
+  - Cloud66 refreshes its database list some time after an action finished, so databases created by this run are
+    returned with the uid their action reports, which may be empty, rather than their full record.
   - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
     C(requests) library there.
 author:
@@ -67,7 +66,7 @@ options:
         elements: str
   wait:
     description:
-      - Wait until every started action has finished and the database list shows the outcome.
+      - Wait until every started action has finished.
       - With V(false) the module returns as soon as Cloud66 has accepted every request, with the started actions.
     type: bool
     default: true
@@ -123,8 +122,8 @@ databases:
       sample: true
     database:
       description:
-        - The database as Cloud66 lists it. For a database this run created, the record listed once the action
-          finished (with O(wait)), or only its name (without). Empty for a database that does not exist.
+        - The database as Cloud66 listed it before this run, or for a database this run created, its name and the
+          uid its action reports (if any). Empty for a database that does not exist.
       type: dict
       sample: {"uid": "db_abc123", "name": "app_production", "users": ["app_user"]}
     action:
@@ -177,7 +176,6 @@ class Cloud66Databases(Cloud66Module):
             return
         # From here on "changed" means "Cloud66 acted", so that a failure part way reports only what happened.
         planned = [entry for entry in entries if entry["changed"]]
-        deleting = dict((entry["name"], entry["database"]["uid"]) for entry in planned if entry["state"] == "absent")
         self.result["changed"] = False
         for entry in planned:
             entry["changed"] = False
@@ -191,15 +189,11 @@ class Cloud66Databases(Cloud66Module):
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
         for entry, action in zip(started, finished):
             entry["action"] = action
+            if entry["state"] == "present" and action.get("resource_id"):
+                entry["database"]["uid"] = action["resource_id"]
         self.result["actions"] = finished
         failed = [entry for entry in started if action_outcome(entry["action"]) == FAILED]
-        if not failed:
-            # Like cloud66_database, report only once the list (which Cloud66 refreshes later) shows the outcome.
-            creating = [entry for entry in planned if entry["state"] == "present"]
-            listed = group.wait_reflected([entry["name"] for entry in creating], deleting.values(), self.deadline)
-            for entry in creating:
-                entry["database"] = listed[entry["name"]]
-        else:
+        if failed:
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
                 "%s %s (action %s): %s" % (entry["action"].get("action_type", "action"), entry["name"], entry["action"].get("id"),
                                            entry["action"].get("finished_message") or "no message given") for entry in failed)))

@@ -459,32 +459,3 @@ def test_wait_unlisted_times_out_with_a_clear_message(api, group, clock):
     assert "db_0009" in str(info.value)
     assert "3 s" in str(info.value)
     assert len(api.calls) == 3
-
-
-def test_wait_reflected_reads_every_page_until_creates_show_and_deletes_are_gone(api, group, clock):
-    before = [[database(1, "made_a")] + databases(2, 29), [database(40, "doomed")]]
-    after = [[database(1, "made_a")] + databases(2, 29), [database(41, "made_b")]]
-    add_pages(api, DATABASES, before)
-    add_pages(api, DATABASES, after)
-
-    listed = group.wait_reflected(["made_a", "made_b"], ["db_0040"], deadline(clock, 300))
-
-    assert listed["made_b"]["uid"] == "db_0041"
-    assert [path for method, path in methods_and_paths(api)] == [
-        "/api/3/stacks/s1/server_groups/42/databases?page=%d" % page for page in (1, 2, 1, 2)]
-    assert clock.sleeps == [1.5]
-
-
-def test_wait_reflected_without_deletes_stops_at_the_page_that_shows_every_name(api, group, clock):
-    add_pages(api, DATABASES, [[database(1, "made_a")], [database(2)]])
-    listed = group.wait_reflected(["made_a"], [], deadline(clock, 300))
-    assert listed == {"made_a": database(1, "made_a")}
-    assert len(api.calls) == 1
-
-
-def test_wait_reflected_times_out_naming_the_group(api, group, clock):
-    add_pages(api, DATABASES, [[database(1, "doomed")]])
-    with pytest.raises(WaitTimeout) as info:
-        group.wait_reflected([], ["db_0001"], deadline(clock, 4))
-    assert "server group 42" in str(info.value)
-    assert "wait_timeout" in str(info.value)
