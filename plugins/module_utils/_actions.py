@@ -22,6 +22,8 @@ POLL_GROWTH = 1.5
 POLL_INTERVAL_CAP = 10.0
 # Above this many actions one poll reads the stack's action list instead of each action on its own.
 LIST_POLL_THRESHOLD = 2
+# Items on one page of a Cloud66 list.
+LIST_PAGE_SIZE = 30
 
 
 class ActionFailed(Exception):
@@ -155,15 +157,33 @@ class ActionWaiter:
             raise
 
     def _refresh(self, action_ids):
-        found = {}
-        if len(action_ids) > LIST_POLL_THRESHOLD:
-            body = self.client.get(api_path("stacks", self.stack_id, "actions"), params={"page": 1}, retries=0)
-            wanted = set(action_ids)
-            found = dict((item["id"], item) for item in body.get("response") or [] if item.get("id") in wanted)
+        found = self._from_list(action_ids) if len(action_ids) > LIST_POLL_THRESHOLD else {}
         for action_id in action_ids:
             if action_id not in found:
                 found[action_id] = self.client.get(api_path("stacks", self.stack_id, "actions", action_id), retries=0)["response"]
         return found
+
+    def _from_list(self, action_ids):
+        """The wanted actions as the stack's action list (newest first) shows them, read page by page.
+
+        Stops once every wanted action was seen, at the last page, at a page that already reaches past the oldest
+        wanted id, or after as many pages as the wanted actions fill plus one (other actions of the stack may sit
+        between them); whatever was not seen is then read one by one.
+        """
+        wanted = set(action_ids)
+        numeric = all(isinstance(action_id, int) for action_id in wanted)
+        oldest = min(wanted) if numeric else None
+        found = {}
+        page, last_page = 1, (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
+        while True:
+            body = self.client.get(api_path("stacks", self.stack_id, "actions"), params={"page": page}, retries=0)
+            items = body.get("response") or []
+            found.update((item["id"], item) for item in items if item.get("id") in wanted)
+            if wanted.issubset(found) or not items or not (body.get("pagination") or {}).get("next") or page >= last_page:
+                return found
+            if numeric and any(isinstance(item.get("id"), int) and item["id"] < oldest for item in items):
+                return found
+            page += 1
 
     @staticmethod
     def _raise_failed(actions):

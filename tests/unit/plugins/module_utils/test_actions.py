@@ -456,3 +456,20 @@ def test_timeout_with_many_actions_lists_those_still_pending(api, client, clock)
     stack = "/api/3/stacks/%s/actions" % STACK
     assert paths(api) == [stack + "?page=1", stack + "/2", stack + "/3", stack + "/2", stack + "/3"]
     assert clock.sleeps == [1.0, 1.5, 0.5]
+
+
+def test_more_pending_actions_than_a_page_holds_are_read_from_as_many_pages(api, client, clock):
+    newest_first = [done(number) for number in range(140, 60, -1)]  # 5 newer actions of the stack, then ours, then older
+    pages = [newest_first[index:index + 30] for index in range(0, len(newest_first), 30)]
+    for number, items in enumerate(pages, start=1):
+        pagination = {"previous": number - 1 or None, "next": number + 1 if number < len(pages) else None,
+                      "current": number, "per_page": 30, "count": len(newest_first), "pages": len(pages)}
+        api.add(responses.GET, ACTIONS, json={"response": items, "count": len(items), "pagination": pagination},
+                match=[matchers.query_param_matcher({"page": str(number)})])
+
+    result = waiter(client, clock, 600).wait([action(number) for number in range(101, 136)])
+
+    assert [record["id"] for record in result] == list(range(101, 136))
+    assert all(record["status"] == "completed" for record in result)
+    # 35 actions fill two pages; the third page, older than every one of them, is never read
+    assert paths(api) == ["/api/3/stacks/%s/actions?page=%d" % (STACK, number) for number in (1, 2)]
