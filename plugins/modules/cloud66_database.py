@@ -203,16 +203,9 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        action, created = group.create(self.params["name"], user_ids)
-        self.result["changed"] = created
-        if action:
-            self.result["action"] = action
-        if not self.params["wait"]:
-            return
-        if action:
-            self.result["action"] = self.waiter(group.stack_id).wait([action])[0]
-        self.result["database"] = group.wait_listed(self.params["name"], self.deadline)
-        self.set_diff({}, self.result["database"])
+        if self._follow(group, *group.create(self.params["name"], user_ids)):
+            self.result["database"] = group.wait_listed(self.params["name"], self.deadline)
+            self.set_diff({}, self.result["database"])
 
     def absent(self):
         group = self.database_group()
@@ -225,15 +218,20 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        action, deleted = group.delete(record["uid"])
-        self.result["changed"] = deleted
+        if self._follow(group, *group.delete(record["uid"])):
+            group.wait_unlisted(record["uid"], self.deadline)
+
+    def _follow(self, group, action, acted):
+        """Report a started create or delete, and wait for its action when asked to; True when the caller should
+        go on to wait for the list too."""
+        self.result["changed"] = acted
         if action:
             self.result["action"] = action
         if not self.params["wait"]:
-            return
+            return False
         if action:
             self.result["action"] = self.waiter(group.stack_id).wait([action])[0]
-        group.wait_unlisted(record["uid"], self.deadline)
+        return True
 
     def _check_uid(self, record):
         """Fail, before anything changes, when name and uid point at different databases."""
