@@ -35,7 +35,7 @@ PLAYBOOKS = os.path.join(HERE, "playbooks")
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 FULL = dict(group_size=300, ensure=40, missing=10, info_size=3000)
-SMOKE = dict(group_size=90, ensure=12, missing=4, info_size=300)
+SMOKE = dict(group_size=150, ensure=12, missing=4, info_size=300)
 
 WAYS = {
     "a": "(a) role cloud66.cloud.databases",
@@ -51,6 +51,10 @@ KINDS = ("list", "users", "writes", "polls", "other")
 
 def pages(count):
     return max(1, math.ceil(count / PER_PAGE))
+
+
+def plural(count):
+    return "" if count == 1 else "s"
 
 
 def page_of(position):
@@ -165,17 +169,16 @@ class Ensure(Scenario):
         size, missing = self.sizes["group_size"], self.sizes["missing"]
         if missing == 0:
             scan = page_of(max(self.positions))
-            return scan, ["%d list page%s (up to the page of the last requested name)" % (scan, "s" * (scan != 1))]
+            return scan, ["%d list page%s (up to the page of the last requested name)" % (scan, plural(scan))]
         parts = [
-            (pages(size), "%d list pages: ceil(%d/%d), every page, since a missing name is only known missing once "
-                          "every page was read" % (pages(size), size, PER_PAGE)),
-            (pages(len(USERS)), "%d database-users page: ceil(%d/%d), usernames to uids for the creates"
-             % (pages(len(USERS)), len(USERS), PER_PAGE)),
-            (missing, "%d POSTs, one per missing database (no batch create)" % missing),
-            (pages(missing), "%d action poll: ceil(%d/%d), one page of the stack's action list (newest first) read "
-                             "after the last action finished" % (pages(missing), missing, PER_PAGE)),
-            (pages(missing), "%d list re-read: ceil(%d/%d), the page(s) showing the new records, whose "
-                             "pagination.count also confirms the new total" % (pages(missing), missing, PER_PAGE)),
+            (pages(size), "%d list page%s: ceil(%d/%d), every page, since a missing name is only known missing once "
+                          "every page was read" % (pages(size), plural(pages(size)), size, PER_PAGE)),
+            (pages(len(USERS)), "%d database-users page%s: ceil(%d/%d), usernames to uids for the creates"
+             % (pages(len(USERS)), plural(pages(len(USERS))), len(USERS), PER_PAGE)),
+            (missing, "%d POST%s, one per missing database (no batch create)" % (missing, plural(missing))),
+            (pages(missing), "%d action poll%s: ceil(%d/%d), the stack's action list (newest first, %d a page) read "
+                             "once after the last action finished; the run ends there (no list re-read)"
+             % (pages(missing), plural(pages(missing)), missing, PER_PAGE, PER_PAGE)),
         ]
         return sum(part[0] for part in parts), [part[1] for part in parts]
 
@@ -188,6 +191,8 @@ class Ensure(Scenario):
     def check(self, way, log, state):
         problems = []
         group = [group for group in state["groups"] if group["server_group_id"] == ENSURE_GROUP][0]
+        # The simulator's server-side state, which counts a database as soon as its action finished, whether or not
+        # the (lagging) list shows it yet: no way is asked to wait for the list.
         present = set(database["name"] for database in group["databases"])
         absent = [name for name in self.names if name not in present]
         if absent:
@@ -213,7 +218,7 @@ class Info(Scenario):
 
     def minimum(self):
         size = self.sizes["info_size"]
-        return pages(size), ["%d list pages: ceil(%d/%d), one request per page" % (pages(size), size, PER_PAGE)]
+        return pages(size), ["%d list page%s: ceil(%d/%d), one request per page" % (pages(size), plural(pages(size)), size, PER_PAGE)]
 
     def playbook(self, way):
         return {"a": "info_module.yml", "c": "info_uri.yml"}[way]
@@ -245,7 +250,7 @@ class NoOp(Scenario):
     def minimum(self):
         scan = page_of(self.position)
         return scan, ["%d list page%s: pages 1..%d, up to the page that shows the name (no name filter in the API)"
-                      % (scan, "s" * (scan != 1), scan)]
+                      % (scan, plural(scan), scan)]
 
     def playbook(self, way):
         return {"a": "ensure_role.yml", "b": "ensure_loop.yml", "c": "ensure_uri.yml"}[way]
@@ -369,10 +374,12 @@ def targets(args, scenarios, minimums, results):
     """(label, verdict, detail): verdict is PASS, FAIL or INFO (reported, not enforced)."""
     checks = []
     ensure = results.get("ensure")
-    if ensure and {"a", "b"} <= set(ensure):
-        role, loop, minimum = ensure["a"], ensure["b"], minimums["ensure"]
+    if ensure and "a" in ensure:
+        role, minimum = ensure["a"], minimums["ensure"]
         checks.append(("ensure: role requests within 1.5x of the minimum",
                        role["requests"] <= 1.5 * minimum, "%d <= 1.5 x %d = %g" % (role["requests"], minimum, 1.5 * minimum)))
+    if ensure and {"a", "b"} <= set(ensure):
+        role, loop = ensure["a"], ensure["b"]
         checks.append(("ensure: role sends at least 5x fewer requests than (b)",
                        5 * role["requests"] <= loop["requests"],
                        "(b) %d / (a) %d = %.1fx" % (loop["requests"], role["requests"], ratio(loop["requests"], role["requests"]))))
@@ -479,7 +486,7 @@ def main(argv=None):
         print("  %-4s  %-58s %s" % (verdict, label, detail))
     failed = [check for check in verdicts if check[1] == "FAIL"]
     print()
-    print("%s (%d target%s failed)" % ("FAILED" if failed else "OK", len(failed), "s" * (len(failed) != 1)))
+    print("%s (%d target%s failed)" % ("FAILED" if failed else "OK", len(failed), plural(len(failed))))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"config": config, "sizes": args.sizes, "minimums": minimums, "results": results,
