@@ -3,10 +3,13 @@
 #
 # What lives here:
 #   harness_venv            create or reuse .venv from requirements/test.txt
+#   harness_build_venv      create or reuse any venv from a pin file (.venv-*)
+#   harness_ecosystem_venv  .venv-ecosystem (ansible-lint, antsibull-*, ...)
 #   harness_get_pip_standin put scripts/get_pip_standin.py where ansible-test looks
 #   harness_copy_tree       copy the checkout into .../ansible_collections/cloud66/cloud
 #   harness_link_tree       the same, as a symlink (enough for ansible-playbook)
 #   sim_start / sim_stop    one Cloud66 simulator on a free loopback port
+#   harness_start_background  run a command in its own process group (a lane)
 #   harness_cleanup         stop what was started, remove temporary trees (EXIT trap)
 #
 # The caller is expected to run with `set -euo pipefail` and to call
@@ -20,6 +23,7 @@ HARNESS_NAMESPACE=cloud66
 HARNESS_NAME=cloud
 
 HARNESS_TEMP_DIRS=()
+HARNESS_BACKGROUND_PIDS=()
 SIM_PID=
 SIM_PORT=
 SIM_LOG=
@@ -64,6 +68,7 @@ harness_traps() {
 
 harness_cleanup() {
     local rc=$?
+    harness_stop_background || true
     sim_stop || true
     local dir
     for dir in "${HARNESS_TEMP_DIRS[@]+"${HARNESS_TEMP_DIRS[@]}"}"; do
@@ -79,8 +84,27 @@ harness_cleanup() {
 
 # --- Python and the virtual environment -------------------------------------
 
+harness_find_python_version() {
+    # harness_find_python_version X.Y: the path of a Python X.Y interpreter:
+    # pythonX.Y on PATH, else one of pyenv's (${PYENV_ROOT:-~/.pyenv}/versions/X.Y.*).
+    local want=$1 candidate version
+    local candidates=("python$want")
+    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/python"$want"; do
+        [ -x "$candidate" ] && candidates+=("$candidate")
+    done
+    for candidate in "${candidates[@]}"; do
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        version=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
+        if [ "$version" = "$want" ]; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    harness_die "Python $want not found on PATH or in pyenv's versions"
+}
+
 harness_find_python() {
-    # The interpreter the venv is built from: $HARNESS_PYTHON if set, else the
+    # The interpreter .venv is built from: $HARNESS_PYTHON if set, else the
     # first python3.11 / python3 on PATH that really is 3.11.
     local candidate version
     for candidate in ${HARNESS_PYTHON:-} python$HARNESS_PYTHON_VERSION python3; do
@@ -95,46 +119,68 @@ harness_find_python() {
 }
 
 harness_venv_stamp() {
-    # Changes whenever the pins or the base interpreter change.
+    # harness_venv_stamp PYTHON REQUIREMENTS: changes whenever the pins or the
+    # base interpreter change.
     {
-        cat "$HARNESS_REQUIREMENTS"
+        cat "$2"
         "$1" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
 }
 
-harness_venv() {
-    local python stamp stamp_file log
-    [ -f "$HARNESS_REQUIREMENTS" ] || harness_die "missing $HARNESS_REQUIREMENTS"
-    python=$(harness_find_python)
-    stamp=$(harness_venv_stamp "$python")
-    stamp_file="$HARNESS_VENV/.harness-stamp"
+harness_build_venv() {
+    # harness_build_venv VENV REQUIREMENTS PYTHON: create VENV with PYTHON and
+    # install exactly REQUIREMENTS into it, or reuse it when neither changed.
+    # A lock file beside VENV keeps concurrent runs from building it twice.
+    local venv=$1 requirements=$2 python=$3 stamp stamp_file log lock_fd
+    [ -f "$requirements" ] || harness_die "missing $requirements"
+    stamp=$(harness_venv_stamp "$python" "$requirements")
+    stamp_file="$venv/.harness-stamp"
+    exec {lock_fd}>"$venv.lock"
+    flock "$lock_fd"
 
-    if [ -x "$HARNESS_VENV/bin/python" ] && [ -f "$stamp_file" ] \
+    if [ -x "$venv/bin/python" ] && [ -f "$stamp_file" ] \
         && [ "$(cat "$stamp_file")" = "$stamp" ] \
-        && "$HARNESS_VENV/bin/python" -c 'import ansible_test' >/dev/null 2>&1; then
-        harness_say "reusing $HARNESS_VENV"
+        && "$venv/bin/python" -c 'import ansible_test' >/dev/null 2>&1; then
+        harness_say "reusing $venv"
     else
-        harness_say "building $HARNESS_VENV from requirements/test.txt with $python"
-        rm -rf -- "$HARNESS_VENV"
-        "$python" -m venv "$HARNESS_VENV"
-        log="$HARNESS_VENV/pip-install.log"
-        if ! "$HARNESS_VENV/bin/python" -m pip install --disable-pip-version-check \
-            -r "$HARNESS_REQUIREMENTS" >"$log" 2>&1; then
+        harness_say "building $venv from ${requirements#"$HARNESS_ROOT"/} with $python"
+        rm -rf -- "$venv"
+        "$python" -m venv "$venv"
+        log="$venv/pip-install.log"
+        if ! "$venv/bin/python" -m pip install --disable-pip-version-check \
+            -r "$requirements" >"$log" 2>&1; then
             cat "$log" >&2
             rm -f -- "$stamp_file"
-            harness_die "pip install -r requirements/test.txt failed (log above)"
+            harness_die "pip install -r ${requirements#"$HARNESS_ROOT"/} failed (log above)"
         fi
-        if ! "$HARNESS_VENV/bin/python" -m pip check >>"$log" 2>&1; then
+        if ! "$venv/bin/python" -m pip check >>"$log" 2>&1; then
             cat "$log" >&2
-            harness_die "pip check found broken requirements in $HARNESS_VENV"
+            harness_die "pip check found broken requirements in $venv"
         fi
         printf '%s\n' "$stamp" >"$stamp_file"
-        harness_say "venv ready ($(grep -c '==' "$HARNESS_REQUIREMENTS") pinned packages)"
+        harness_say "venv ready ($(grep -c '==' "$requirements") pinned packages)"
     fi
+    exec {lock_fd}>&-
+}
 
-    export VIRTUAL_ENV="$HARNESS_VENV"
-    export PATH="$HARNESS_VENV/bin:$PATH"
+harness_activate() {
+    # harness_activate VENV: put VENV's bin first on PATH
+    export VIRTUAL_ENV="$1"
+    export PATH="$1/bin:$PATH"
     unset PYTHONHOME
+}
+
+harness_venv() {
+    # .venv from requirements/test.txt, activated
+    harness_build_venv "$HARNESS_VENV" "$HARNESS_REQUIREMENTS" "$(harness_find_python)"
+    harness_activate "$HARNESS_VENV"
+}
+
+harness_ecosystem_venv() {
+    # .venv-ecosystem from requirements/ecosystem.txt, activated
+    harness_build_venv "$HARNESS_ROOT/.venv-ecosystem" "$HARNESS_ROOT/requirements/ecosystem.txt" \
+        "$(harness_find_python)"
+    harness_activate "$HARNESS_ROOT/.venv-ecosystem"
 }
 
 # --- ansible-test's pip bootstrap ---------------------------------------------
@@ -207,6 +253,41 @@ harness_link_tree() {
     harness_mktemp COLLECTIONS_PATH
     mkdir -p -- "$COLLECTIONS_PATH/ansible_collections/$HARNESS_NAMESPACE"
     ln -s -- "$HARNESS_ROOT" "$COLLECTIONS_PATH/ansible_collections/$HARNESS_NAMESPACE/$HARNESS_NAME"
+}
+
+# --- background lanes -----------------------------------------------------------
+
+harness_start_background() {
+    # harness_start_background LOG COMMAND [ARGS...]: run COMMAND in a process
+    # group of its own (setsid), output to LOG; sets HARNESS_BACKGROUND_PID.
+    # harness_cleanup stops the whole group if it is still running.
+    local log=$1
+    shift
+    setsid "$@" >"$log" 2>&1 </dev/null &
+    HARNESS_BACKGROUND_PID=$!
+    HARNESS_BACKGROUND_PIDS+=("$HARNESS_BACKGROUND_PID")
+}
+
+harness_wait_background() {
+    # harness_wait_background PID: wait for a lane; returns its exit status
+    local pid=$1 rc=0 kept=() other
+    wait "$pid" || rc=$?
+    for other in "${HARNESS_BACKGROUND_PIDS[@]+"${HARNESS_BACKGROUND_PIDS[@]}"}"; do
+        [ "$other" = "$pid" ] || kept+=("$other")
+    done
+    HARNESS_BACKGROUND_PIDS=("${kept[@]+"${kept[@]}"}")
+    return "$rc"
+}
+
+harness_stop_background() {
+    local pid
+    for pid in "${HARNESS_BACKGROUND_PIDS[@]+"${HARNESS_BACKGROUND_PIDS[@]}"}"; do
+        # the lane's bash traps TERM, so its own cleanup (simulator, temp dirs) runs
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        harness_say "background lane (pid $pid) stopped"
+    done
+    HARNESS_BACKGROUND_PIDS=()
 }
 
 # --- the simulator ------------------------------------------------------------
