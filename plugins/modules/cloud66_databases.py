@@ -176,6 +176,7 @@ class Cloud66Databases(Cloud66Module):
             return
         # From here on "changed" means "Cloud66 acted", so that a failure part way reports only what happened.
         planned = [entry for entry in entries if entry["changed"]]
+        records_before = dict((entry["name"], entry["database"]) for entry in planned)
         self.result["changed"] = False
         for entry in planned:
             entry["changed"] = False
@@ -193,6 +194,11 @@ class Cloud66Databases(Cloud66Module):
                 entry["database"]["uid"] = action["resource_id"]
         self.result["actions"] = finished
         failed = [entry for entry in started if action_outcome(entry["action"]) == FAILED]
+        for entry in failed:
+            # A failed action changed nothing: the database is as it was before.
+            entry["changed"] = False
+            entry["database"] = records_before[entry["name"]]
+        self.result["changed"] = any(entry["changed"] for entry in entries)
         if failed:
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
                 "%s %s (action %s): %s" % (entry["action"].get("action_type", "action"), entry["name"], entry["action"].get("id"),
