@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ._client import Cloud66Error, api_path
+from ._client import Cloud66Error, api_path, response_of
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
@@ -160,7 +160,8 @@ class ActionWaiter:
         found = self._from_list(action_ids) if len(action_ids) > LIST_POLL_THRESHOLD else {}
         for action_id in action_ids:
             if action_id not in found:
-                found[action_id] = self.client.get(api_path("stacks", self.stack_id, "actions", action_id), retries=0)["response"]
+                path = api_path("stacks", self.stack_id, "actions", action_id)
+                found[action_id] = response_of(self.client.get(path, retries=0), dict, "GET %s" % path)
         return found
 
     def _from_list(self, action_ids):
@@ -176,8 +177,9 @@ class ActionWaiter:
         found = {}
         page, last_page = 1, (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
         while True:
-            body = self.client.get(api_path("stacks", self.stack_id, "actions"), params={"page": page}, retries=0)
-            items = body.get("response") or []
+            path = api_path("stacks", self.stack_id, "actions")
+            body = self.client.get(path, params={"page": page}, retries=0)
+            items = response_of(body, list, "GET %s" % path)
             found.update((item["id"], item) for item in items if item.get("id") in wanted)
             if wanted.issubset(found) or not items or not (body.get("pagination") or {}).get("next") or page >= last_page:
                 return found

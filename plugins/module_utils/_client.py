@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 import re
 import time
@@ -26,8 +27,6 @@ else:
 DEFAULT_API_URL = "https://app.cloud66.com/api/3"
 RATE_LIMIT_NOTE = "Cloud66 allows 3,000 API requests per hour for each user."
 
-# Statuses after which the server did not act, so the same request may be sent again.
-SAFE_RETRY_STATUSES = frozenset([429, 503])
 # Statuses that come from a gateway: the server may or may not have acted on a write.
 GATEWAY_STATUSES = frozenset([502, 504])
 IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS"])
@@ -115,6 +114,22 @@ def retry_after_seconds(response):
     return max(0.0, moment.timestamp() - time.time())
 
 
+def response_of(body, kind, target):
+    """The ``response`` member of an API answer, which must be a ``kind`` (list items must be objects)."""
+    value = body.get("response") if isinstance(body, dict) else None
+    if isinstance(value, kind) and (kind is not list or all(isinstance(item, dict) for item in value)):
+        return value
+    raise Cloud66Error("%s answered with a body the Cloud66 API does not give: expected a 'response' %s. Is api_url "
+                       "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
+
+
+def _number(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def describe_body(response):
     """Return (error code, description) from an error body, JSON or not."""
     try:
@@ -123,7 +138,12 @@ def describe_body(response):
         body = None
     if isinstance(body, dict):
         description = body.get("details") or body.get("error_description") or body.get("message")
-        return body.get("error"), description
+        if isinstance(description, list):
+            description = "; ".join(str(part) for part in description)
+        elif description is not None and not isinstance(description, str):
+            description = json.dumps(description, sort_keys=True)
+        code = body.get("error")
+        return (code if isinstance(code, str) else None), description
     text = re.sub(r"<[^>]+>", " ", response.text or "")
     text = " ".join(text.split())[:200]
     return None, ("a non-JSON body: %s" % text) if text else "an empty body"
@@ -166,15 +186,15 @@ class Cloud66Client:
         page = 1
         while True:
             body = self.get(path, params={"page": page})
-            items = body.get("response") or []
+            items = response_of(body, list, "GET %s" % path)
             yield items
-            pagination = body.get("pagination") or {}
-            following = pagination.get("next")
-            pages = pagination.get("pages")
-            if not items or not following or (pages is not None and page >= int(pages)):
+            pagination = body.get("pagination")
+            pagination = pagination if isinstance(pagination, dict) else {}
+            following, pages = _number(pagination.get("next")), _number(pagination.get("pages"))
+            if not items or not following or (pages is not None and page >= pages):
                 return
             # A "next" that does not move forward would page forever: step by one instead.
-            page = max(int(following), page + 1)
+            page = max(following, page + 1)
 
     def request(self, method, path, params=None, body=None, retries=None):
         """Send one API call and return its decoded body.
@@ -217,6 +237,10 @@ class Cloud66Client:
             return self._network_error(target, reason, attempt, sent=sent)
         except requests.exceptions.RequestException as exc:
             return Cloud66Error("%s failed: %s" % (target, exc.__class__.__name__), attempts=attempt), 0
+        except (ValueError, UnicodeError) as exc:
+            # http.client refuses header values it cannot send; its message quotes the header, token included.
+            return Cloud66Error("%s could not be sent (%s): check api_token and account_id for stray characters."
+                                % (target, exc.__class__.__name__), attempts=attempt), 0
 
         status = response.status_code
         if 200 <= status < 300:
@@ -241,7 +265,9 @@ class Cloud66Client:
         status = response.status_code
         code, description = describe_body(response)
         said = " Cloud66 said: %s" % description if description else ""
-        transient = status in SAFE_RETRY_STATUSES or status in GATEWAY_STATUSES
+        throttled = status == 503 and (code == "throttled" or "throttl" in (description or "").lower())
+        transient = (status in GATEWAY_STATUSES or status == 429 or throttled
+                     or (status == 503 and (code is None or retry_after_seconds(response) is not None)))
         ambiguous = status in GATEWAY_STATUSES and method not in IDEMPOTENT_METHODS
         if status == 401:
             message = ("Cloud66 did not accept the API token (401 unauthenticated). Check api_token or the "
@@ -251,7 +277,7 @@ class Cloud66Client:
             message = ("The API token is not allowed to %s (403 forbidden): this needs a token with the '%s' scope "
                        "(reading needs 'public', creating or deleting databases needs 'admin'), on an account that can "
                        "reach the stack.%s" % (target, scope, said))
-        elif status == 503 and (code == "throttled" or "throttl" in (description or "").lower()):
+        elif throttled:
             message = "Cloud66 throttled %s (503 throttled). %s" % (target, RATE_LIMIT_NOTE)
         elif status == 429:
             message = "%s was rate limited (429). %s%s" % (target, RATE_LIMIT_NOTE, said)

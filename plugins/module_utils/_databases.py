@@ -143,7 +143,10 @@ class DatabaseGroup:
         while True:
             attempt += 1
             try:
-                return send()["response"], True
+                body = send()
+                # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
+                action = body.get("response") if isinstance(body, dict) else None
+                return (action if isinstance(action, dict) else {}), True
             except Cloud66Error as exc:
                 if done_already(exc):
                     return None, attempt > 1

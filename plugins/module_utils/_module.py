@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -16,6 +18,9 @@ from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
 COLLECTION_VERSION = "1.0.0"
 MAX_RETRIES = 20
+# What an HTTP header can carry: printable ASCII, no spaces or line breaks.
+HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "server_group_name")
 
 
 def cloud66_argument_spec():
@@ -63,8 +68,8 @@ class Cloud66Module:
             self.fail(problem)
         self.client = Cloud66Client(
             api_url=self.params["api_url"],
-            api_token=self.params["api_token"],
-            account_id=self.params["account_id"],
+            api_token=self.api_token,
+            account_id=self.account_id,
             validate_certs=self.params["validate_certs"],
             timeout=self.params["api_timeout"],
             retries=self.params["api_retries"],
@@ -86,9 +91,13 @@ class Cloud66Module:
     def database_group(self):
         """The server group the options name, looked up by name where no id was given (once per run)."""
         if self._group is None:
-            stack_id = self.params["stack_id"] or find_stack_id(self.client, self.params["stack_name"], self.params["environment"])
-            group_id = self.params["server_group_id"] or find_server_group_id(
-                self.client, stack_id, self.params["server_group_name"], self.params["server_group_type"])
+            stack_id = self.params["stack_id"]
+            if stack_id is None:
+                stack_id = find_stack_id(self.client, self.params["stack_name"], self.params["environment"])
+            group_id = self.params["server_group_id"]
+            if group_id is None:
+                group_id = find_server_group_id(self.client, stack_id, self.params["server_group_name"],
+                                                self.params["server_group_type"])
             self._group = DatabaseGroup(self.client, stack_id, group_id)
         return self._group
 
@@ -97,6 +106,22 @@ class Cloud66Module:
         api_url_problem = check_api_url(self.params["api_url"])
         if api_url_problem:
             return api_url_problem
+        # Secrets copied from files or vaults often end with a line break; anything else odd is refused, unquoted.
+        # The trimmed token is masked like the given one (the params themselves stay as given, so that
+        # Ansible's masking of the invocation still matches them).
+        self.api_token = self.params["api_token"].strip()
+        if self.api_token:
+            self.module.no_log_values.add(self.api_token)
+        if not HEADER_SAFE.fullmatch(self.api_token):
+            return ("api_token must be printable ASCII without spaces or line breaks (its value is not shown). "
+                    "Check api_token or the CLOUD66_API_TOKEN environment variable.")
+        self.account_id = (self.params["account_id"] or "").strip() or None
+        if self.params["account_id"] is not None and not HEADER_SAFE.fullmatch(self.params["account_id"].strip()):
+            return "account_id must be printable ASCII without spaces, got %r." % self.params["account_id"]
+        for option in NAMING_OPTIONS:
+            value = self.params.get(option)
+            if value is not None and not value.strip():
+                return "%s must not be empty." % option
         if self.params["api_timeout"] <= 0:
             return "api_timeout must be a positive number of seconds, got %d." % self.params["api_timeout"]
         if not 0 <= self.params["api_retries"] <= MAX_RETRIES:
@@ -117,6 +142,11 @@ class Cloud66Module:
         result.update(extra)
         self.module.fail_json(msg=msg, **result)
 
+    def timed_out(self, actions):
+        """Put the actions, as last seen before the wait ran out, into the result."""
+        if actions:
+            self.result["action"] = actions[0]
+
     def execute(self, operation):
         """Run ``operation`` and exit with the result, turning every API failure into a clear task failure."""
         try:
@@ -125,8 +155,7 @@ class Cloud66Module:
             self.result["changed"] = False
             self.fail(str(exc), action=exc.action)
         except WaitTimeout as exc:
-            if exc.actions:
-                self.result["action"] = exc.actions[0]
+            self.timed_out(exc.actions)
             self.fail(str(exc))
         except Cloud66Error as exc:
             self.fail(exc.message, **exc.details())

@@ -213,6 +213,7 @@ class Cloud66Database(Cloud66Module):
         record = group.find(uid=uid) if uid else group.find(name=self.params["name"])
         self._check_uid(record)
         if not record:
+            self.set_diff({}, {})
             return
         self.set_diff(record, {})
         if self.module.check_mode:

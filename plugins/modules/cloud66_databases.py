@@ -139,6 +139,7 @@ actions:
 """
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import FAILED, action_outcome
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem, users_warning
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
 
@@ -148,6 +149,7 @@ class Cloud66Databases(Cloud66Module):
     def __init__(self, module):
         super().__init__(module)
         self.result.update(databases=[], actions=[])
+        self._started = []
 
     def check_params(self):
         seen = set()
@@ -181,10 +183,16 @@ class Cloud66Databases(Cloud66Module):
         for entry in planned:
             entry["changed"] = False
         for entry in planned:
-            self._start(group, entry, user_ids.get(entry["name"]))
+            try:
+                self._start(group, entry, user_ids.get(entry["name"]))
+            except Cloud66Error as exc:
+                exc.message = "Database %r: %s" % (entry["name"], exc.message)
+                raise
             self.result["changed"] = self.result["changed"] or entry["changed"]
+            if entry["action"]:
+                self.result["actions"].append(entry["action"])
         started = [entry for entry in entries if entry["action"]]
-        self.result["actions"] = [entry["action"] for entry in started]
+        self._started = started
         if not (self.params["wait"] and started):
             return
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
@@ -203,6 +211,11 @@ class Cloud66Databases(Cloud66Module):
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
                 "%s %s (action %s): %s" % (entry["action"].get("action_type", "action"), entry["name"], entry["action"].get("id"),
                                            entry["action"].get("finished_message") or "no message given") for entry in failed)))
+
+    def timed_out(self, actions):
+        for entry, action in zip(self._started, actions):
+            entry["action"] = action
+        self.result["actions"] = actions
 
     def _plan(self, group, item, records):
         if len(records) > 1:

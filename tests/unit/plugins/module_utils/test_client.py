@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from http.client import RemoteDisconnected
 
+import socket
+
 import pytest
 import requests
 import responses
@@ -780,3 +782,60 @@ def test_api_url_with_credentials_query_or_fragment_is_refused(url):
     assert "credentials" in problem
     assert "hunter2" not in problem
     assert TOKEN not in problem
+
+
+# --- answers and inputs the API should never give, handled without a crash ------------------------------------
+
+
+def test_a_503_that_is_not_throttling_fails_at_once(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=error_body("not_implemented", "Not implemented yet"))
+    client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert len(api.calls) == 1
+    assert sleeps == []
+    assert "503 not_implemented" in error.message
+    assert "Not implemented yet" in error.message
+
+
+def test_a_503_gateway_page_is_retried(api):
+    api.add(responses.GET, BASE + "/stacks", status=503, body="<html>Service Unavailable</html>")
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    assert client.get("/stacks") == {"response": []}
+    assert len(api.calls) == 2
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"items": []}, {"response": {"name": "x"}}, {"response": [1, 2]}])
+def test_a_list_answer_of_the_wrong_shape_is_a_clear_error(api, body):
+    api.add(responses.GET, BASE + "/stacks", json=body)
+    client = make_client()[0]
+    error = expect_error(lambda: list(client.pages("/stacks")))
+    assert "expected a 'response' list of objects" in error.message
+
+
+def test_pagination_numbers_that_are_not_numbers_end_the_paging(api):
+    body = {"response": [{"uid": "a"}], "pagination": {"next": "later", "pages": "many"}}
+    api.add(responses.GET, BASE + "/stacks", json=body)
+    client = make_client()[0]
+    assert list(client.pages("/stacks")) == [[{"uid": "a"}]]
+
+
+@pytest.mark.parametrize("details, shown", [(["name is taken", "too short"], "name is taken; too short"),
+                                            ({"name": ["is taken"]}, '{"name": ["is taken"]}')])
+def test_error_details_that_are_not_text_are_shown_as_text(api, details, shown):
+    api.add(responses.POST, BASE + "/stacks", status=400, json=error_body("bad_request", "Invalid", details))
+    client = make_client()[0]
+    error = expect_error(client.post, "/stacks", {})
+    assert shown in error.message
+
+
+def test_a_token_that_cannot_go_in_a_header_is_never_quoted():
+    # http.client refuses the header only on a real connection: a loopback socket that listens is enough.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        url = "http://127.0.0.1:%d/api/3" % listener.getsockname()[1]
+        client = Cloud66Client(url, TOKEN + "\n", timeout=2, sleep=lambda seconds: None)
+        error = expect_error(client.get, "/stacks")
+    assert "could not be sent" in error.message
+    assert TOKEN[:12] not in error.message
