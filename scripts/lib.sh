@@ -86,12 +86,14 @@ harness_cleanup() {
 
 harness_find_python_version() {
     # harness_find_python_version X.Y: the path of a Python X.Y interpreter:
-    # pythonX.Y on PATH, else one of pyenv's (${PYENV_ROOT:-~/.pyenv}/versions/X.Y.*).
+    # pythonX.Y on PATH, else one of pyenv's (${PYENV_ROOT:-~/.pyenv}/versions/X.Y.*),
+    # else python3 if it is X.Y.
     local want=$1 candidate version
     local candidates=("python$want")
     for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/python"$want"; do
         [ -x "$candidate" ] && candidates+=("$candidate")
     done
+    candidates+=(python3)
     for candidate in "${candidates[@]}"; do
         command -v "$candidate" >/dev/null 2>&1 || continue
         version=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
@@ -104,18 +106,18 @@ harness_find_python_version() {
 }
 
 harness_find_python() {
-    # The interpreter .venv is built from: $HARNESS_PYTHON if set, else the
-    # first python3.11 / python3 on PATH that really is 3.11.
-    local candidate version
-    for candidate in ${HARNESS_PYTHON:-} python$HARNESS_PYTHON_VERSION python3; do
-        command -v "$candidate" >/dev/null 2>&1 || continue
-        version=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
-        if [ "$version" = "$HARNESS_PYTHON_VERSION" ]; then
-            command -v "$candidate"
-            return 0
-        fi
-    done
-    harness_die "Python $HARNESS_PYTHON_VERSION not found on PATH (set HARNESS_PYTHON to its path)"
+    # The interpreter .venv is built from: $HARNESS_PYTHON if set (it must be
+    # Python $HARNESS_PYTHON_VERSION), else harness_find_python_version's pick.
+    local version
+    if [ -n "${HARNESS_PYTHON:-}" ]; then
+        version=$("$HARNESS_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
+            || harness_die "HARNESS_PYTHON=$HARNESS_PYTHON does not run"
+        [ "$version" = "$HARNESS_PYTHON_VERSION" ] \
+            || harness_die "HARNESS_PYTHON=$HARNESS_PYTHON is Python $version, not $HARNESS_PYTHON_VERSION"
+        command -v "$HARNESS_PYTHON"
+        return 0
+    fi
+    harness_find_python_version "$HARNESS_PYTHON_VERSION"
 }
 
 harness_venv_stamp() {
