@@ -84,6 +84,11 @@ harness_cleanup() {
 
 # --- Python and the virtual environment -------------------------------------
 
+harness_python_version() {
+    # harness_python_version PYTHON: print PYTHON's X.Y; fails if it does not run
+    "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null
+}
+
 harness_find_python_version() {
     # harness_find_python_version X.Y: the path of a Python X.Y interpreter:
     # pythonX.Y on PATH, else one of pyenv's (${PYENV_ROOT:-~/.pyenv}/versions/X.Y.*),
@@ -96,7 +101,7 @@ harness_find_python_version() {
     candidates+=(python3)
     for candidate in "${candidates[@]}"; do
         command -v "$candidate" >/dev/null 2>&1 || continue
-        version=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
+        version=$(harness_python_version "$candidate") || continue
         if [ "$version" = "$want" ]; then
             command -v "$candidate"
             return 0
@@ -110,7 +115,7 @@ harness_find_python() {
     # Python $HARNESS_PYTHON_VERSION), else harness_find_python_version's pick.
     local version
     if [ -n "${HARNESS_PYTHON:-}" ]; then
-        version=$("$HARNESS_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
+        version=$(harness_python_version "$HARNESS_PYTHON") \
             || harness_die "HARNESS_PYTHON=$HARNESS_PYTHON does not run"
         [ "$version" = "$HARNESS_PYTHON_VERSION" ] \
             || harness_die "HARNESS_PYTHON=$HARNESS_PYTHON is Python $version, not $HARNESS_PYTHON_VERSION"

@@ -174,18 +174,16 @@ class ActionWaiter:
         wanted = set(action_ids)
         numeric = all(isinstance(action_id, int) for action_id in wanted)
         oldest = min(wanted) if numeric else None
+        last_page = (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
         found = {}
-        page, last_page = 1, (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
-        while True:
-            path = api_path("stacks", self.stack_id, "actions")
-            body = self.client.get(path, params={"page": page}, retries=0)
-            items = response_of(body, list, "GET %s" % path)
+        pages = self.client.pages(api_path("stacks", self.stack_id, "actions"), retries=0)
+        for page, items in enumerate(pages, start=1):
             found.update((item["id"], item) for item in items if item.get("id") in wanted)
-            if wanted.issubset(found) or not items or not (body.get("pagination") or {}).get("next") or page >= last_page:
-                return found
+            if wanted.issubset(found) or page >= last_page:
+                break
             if numeric and any(isinstance(item.get("id"), int) and item["id"] < oldest for item in items):
-                return found
-            page += 1
+                break
+        return found
 
     @staticmethod
     def _raise_failed(actions):

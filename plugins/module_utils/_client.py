@@ -181,11 +181,11 @@ class Cloud66Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
-    def pages(self, path):
+    def pages(self, path, retries=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating."""
         page = 1
         while True:
-            body = self.get(path, params={"page": page})
+            body = self.get(path, params={"page": page}, retries=retries)
             items = response_of(body, list, "GET %s" % path)
             yield items
             pagination = body.get("pagination")
@@ -265,9 +265,10 @@ class Cloud66Client:
         status = response.status_code
         code, description = describe_body(response)
         said = " Cloud66 said: %s" % description if description else ""
+        wait = retry_after_seconds(response)
         throttled = status == 503 and (code == "throttled" or "throttl" in (description or "").lower())
         transient = (status in GATEWAY_STATUSES or status == 429 or throttled
-                     or (status == 503 and (code is None or retry_after_seconds(response) is not None)))
+                     or (status == 503 and (code is None or wait is not None)))
         ambiguous = status in GATEWAY_STATUSES and method not in IDEMPOTENT_METHODS
         if status == 401:
             message = ("Cloud66 did not accept the API token (401 unauthenticated). Check api_token or the "
@@ -285,7 +286,6 @@ class Cloud66Client:
             message = "%s failed with HTTP %d%s.%s" % (target, status, " %s" % code if code else "", said)
         error = Cloud66Error(message, status=status, error=code, description=description, transient=transient,
                              ambiguous=ambiguous, attempts=attempt)
-        wait = retry_after_seconds(response)
         return error, self.backoff(attempt) if wait is None else min(wait, self.backoff_cap * 4)
 
     def backoff(self, attempt):
