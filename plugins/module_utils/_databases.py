@@ -231,11 +231,18 @@ class DatabaseGroup:
         def describe():
             records, listed, _complete = last_look
             missing = sorted(set(names) - set(records))
-            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
-            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
-            return ("The database list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
-                    "list some time after an action finished; raise wait_timeout."
-                    % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+            problems = []
+            if missing:
+                problems.append("Database%s %s %s created but server group %s still did not list %s" % (
+                    "s" if len(missing) > 1 else "", ", ".join(map(repr, missing)), "were" if len(missing) > 1 else "was",
+                    self.server_group_id, "them" if len(missing) > 1 else "it"))
+            if listed:
+                problems.append("Database%s %s %s deleted but server group %s still listed %s" % (
+                    "s" if len(listed) > 1 else "", ", ".join(sorted(listed)), "were" if len(listed) > 1 else "was",
+                    self.server_group_id, "them" if len(listed) > 1 else "it"))
+            return ("%s after %d s. Cloud66 refreshes the list some time after an action finished; raise wait_timeout."
+                    % ("; ".join(problems) or "The database list of server group %s did not catch up"
+                       % self.server_group_id, round(deadline.elapsed())))
         return wait_until(settled, deadline, describe)
 
     def _pages(self, path, record=None, newest_first=False):
