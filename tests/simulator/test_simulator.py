@@ -653,8 +653,8 @@ def test_config_and_reset(sim):
                       'rate_limit': 3000}
     updated = control(sim, 'POST', '/config', {'action_seconds': 5, 'action_shape': 'legacy'}).json
     assert updated['action_seconds'] == 5.0 and updated['action_shape'] == 'legacy'
-    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'}, {'hold_actions': 1}, {'rate_limit': 0}, {'rate_limit': True},
-                {'queue_seconds': '1'}):
+    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'},
+                {'hold_actions': 1}, {'hold_lists': 'yes'}, {'rate_limit': 0}, {'rate_limit': True}, {'queue_seconds': '1'}):
         assert control(sim, 'POST', '/config', bad).status == 400, bad
     create_db(sim, 'before_reset')
     control(sim, 'POST', '/faults', {'drop': True, 'path': '^/nothing$'})
