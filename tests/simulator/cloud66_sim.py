@@ -201,7 +201,7 @@ class Action:
         else:
             status = 'queued'
             updated = self.created
-        if self.action_type == 'database_delete':
+        if self.action_type.endswith('_delete'):
             resource_id = self.resource_uid
         else:
             resource_id = self.resource_uid if finished and self.success else None
@@ -253,10 +253,17 @@ class Group:
             self.inflight = [action for action in self.inflight if not action.finished(now)]
 
     def live_users(self, now):
-        return [user for user in self.users if user['born'] <= now]
+        return [user for user in self.users if _db_exists(user, now)]
 
     def user_names(self, now):
-        return dict((user['uid'], user['username']) for user in self.users if user['born'] <= now)
+        return dict((user['uid'], user['username']) for user in self.live_users(now))
+
+
+def _password(user, now):
+    """The user's password as it is at ``now``: a regenerated one counts once its action has finished."""
+    if user['next_password'] is not None and now >= user['password_at']:
+        return user['next_password']
+    return user['password']
 
 
 def _db_exists(record, now):
@@ -377,7 +384,11 @@ class World:
                 'username': username,
                 'user_type': user_type,
                 'created_at': user.get('created_at', FIXTURE_TIME),
+                'password': user.get('password') or 'pw_' + _stable_hex(stack['uid'], group_id, 'password', username),
+                'next_password': None,
+                'password_at': None,
                 'born': 0.0,
+                'dies': None,
             }
             by_name[username] = record['uid']
             by_name[record['uid']] = record['uid']
@@ -449,6 +460,8 @@ _ROUTE_TABLE = (
     ('DELETE', _GROUP + r'/databases/(?P<database>[^/]+)', 'admin', '_api_delete_database'),
     ('GET', _GROUP + r'/database_users', 'public', '_api_list_users'),
     ('POST', _GROUP + r'/database_users', 'admin', '_api_create_user'),
+    ('DELETE', _GROUP + r'/database_users/(?P<user>[^/]+)', 'admin', '_api_delete_user'),
+    ('POST', _GROUP + r'/database_users/(?P<user>[^/]+)/regenerate_password', 'admin', '_api_regenerate_password'),
     ('GET', _STACK + r'/actions', 'public', '_api_list_actions'),
     ('GET', _STACK + r'/actions/(?P<action>[^/]+)', 'public', '_api_get_action'),
 )
@@ -876,14 +889,17 @@ class Simulator:
         }
 
     @staticmethod
-    def _render_user(user, databases, now):
-        return {
+    def _render_user(user, databases, now, show_password=False):
+        record = {
             'uid': user['uid'],
             'username': user['username'],
             'databases': [db['name'] for db in databases if _db_exists(db, now) and user['uid'] in db['user_uids']],
             'user_type': user['user_type'],
             'created_at': user['created_at'],
         }
+        if show_password:
+            record['password'] = _password(user, now)
+        return record
 
     # -- API handlers ---------------------------------------------------------------------------------------------
 
@@ -970,8 +986,14 @@ class Simulator:
 
     def _api_list_users(self, ctx, params, account, now, fail_message):
         group = self._group(params, account, True)[1]
-        users = group.live_users(now)
-        return 200, paginate(users, ctx.query, lambda user: self._render_user(user, group.databases, now))
+        show = str(ctx.query.get('show_password', '')).lower() in ('true', '1')
+        if show and 'admin' not in self.world.tokens[ctx.token]['scopes']:
+            raise SimError(403, "show_password requires edit rights on the stack (a token with the 'admin' scope)")
+        lag = self.config['list_lag_seconds']
+        if any(user['dies'] is not None and now >= user['dies'] + lag for user in group.users):
+            group.users = [user for user in group.users if user['dies'] is None or now < user['dies'] + lag]
+        listed = [user for user in group.users if _db_listed(user, now, lag)]
+        return 200, paginate(listed, ctx.query, lambda user: self._render_user(user, group.databases, now, show))
 
     def _api_create_user(self, ctx, params, account, now, fail_message):
         stack, group = self._group(params, account, True)
@@ -986,7 +1008,7 @@ class Simulator:
         if user_type not in USER_TYPES:
             raise _bad("Invalid user_type '%s': it must be application or readonly" % (user_type,))
         group.prune(now)
-        taken = any(user['username'] == username for user in group.users)
+        taken = any(user['username'] == username and (user['dies'] is None or now < user['dies']) for user in group.users)
         taken = taken or any(a.action_type == 'database_user_create' and a.subject == username for a in group.inflight)
         if taken:
             raise _bad("Database user '%s' already exists" % username)
@@ -1007,10 +1029,37 @@ class Simulator:
         action = self._start_action(stack, group, 'database_user_create', 'database_user', user_uid, username, now, fail_message)
         if action.success:
             group.users.append({'uid': user_uid, 'username': username, 'user_type': user_type,
-                                'created_at': iso_time(action.finish_at), 'born': action.finish_at})
+                                'created_at': iso_time(action.finish_at), 'password': 'pw_' + uuid.uuid4().hex,
+                                'next_password': None, 'password_at': None, 'born': action.finish_at, 'dies': None})
             for db in targets:
                 if user_uid not in db['user_uids']:
                     db['user_uids'].append(user_uid)
+        return 200, {'response': action.render(now, self.config['action_shape'])}
+
+    def _live_user(self, params, account, now):
+        stack, group = self._group(params, account, True)
+        for user in group.users:
+            if user['uid'] == params['user'] and _db_exists(user, now):
+                return stack, group, user
+        raise SimError(404, 'Database user not found')
+
+    def _api_delete_user(self, ctx, params, account, now, fail_message):
+        stack, group, user = self._live_user(params, account, now)
+        group.prune(now)
+        action = self._start_action(stack, group, 'database_user_delete', 'database_user', user['uid'], user['username'], now,
+                                    fail_message)
+        if action.success and (user['dies'] is None or action.finish_at < user['dies']):
+            user['dies'] = action.finish_at
+        return 200, {'response': action.render(now, self.config['action_shape'])}
+
+    def _api_regenerate_password(self, ctx, params, account, now, fail_message):
+        stack, group, user = self._live_user(params, account, now)
+        group.prune(now)
+        action = self._start_action(stack, group, 'database_user_password_change', 'database_user', user['uid'],
+                                    user['username'], now, fail_message)
+        if action.success:
+            user['password'] = _password(user, now)
+            user['next_password'], user['password_at'] = 'pw_' + uuid.uuid4().hex, action.finish_at
         return 200, {'response': action.render(now, self.config['action_shape'])}
 
     def _api_list_actions(self, ctx, params, account, now, fail_message):
@@ -1106,7 +1155,8 @@ class Simulator:
                         'server_group_id': group.id,
                         'type': group.type,
                         'databases': databases,
-                        'database_users': [self._render_user(user, group.databases, now) for user in group.live_users(now)],
+                        'database_users': [dict(self._render_user(user, group.databases, now, True),
+                                                listed=_db_listed(user, now, lag)) for user in group.live_users(now)],
                         'pending': [self._state_action(action, now, shape) for action in group.inflight],
                     })
             actions = [self._state_action(self.world.actions[action_id], now, shape) for action_id in self.world.action_order]
