@@ -181,11 +181,11 @@ class Cloud66Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
-    def pages(self, path, retries=None):
+    def pages(self, path, retries=None, params=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating."""
         page = 1
         while True:
-            body = self.get(path, params={"page": page}, retries=retries)
+            body = self.get(path, params=dict(params or {}, page=page), retries=retries)
             items = response_of(body, list, "GET %s" % path)
             yield items
             pagination = body.get("pagination")

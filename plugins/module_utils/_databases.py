@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 
-from ._actions import wait_until
 from ._client import Cloud66Error, api_path
-from ._stacks import STACK_NOT_FOUND
+from ._group_list import GroupList, already_exists
+from ._users import UserGroup
 
-ALREADY_EXISTS = re.compile(r"already (exists|been taken)", re.IGNORECASE)
 NAME_MAX_LENGTH = 63
 NAME_FORBIDDEN = re.compile(r"[\s/\\?#;%]|\.\.")
 
@@ -39,35 +38,15 @@ def users_warning(record, usernames):
             "database, so nothing was changed." % (record.get("name"), current, sorted(usernames)))
 
 
-class DatabaseGroup:
+class DatabaseGroup(GroupList):
     """The databases of one server group of one stack."""
 
+    noun = "database"
+
     def __init__(self, client, stack_id, server_group_id):
-        self.client = client
-        self.stack_id = stack_id
-        self.server_group_id = server_group_id
-        self.path = api_path("stacks", stack_id, "server_groups", server_group_id, "databases")
+        super().__init__(client, stack_id, server_group_id, "databases")
+        self.user_group = UserGroup(client, stack_id, server_group_id)
         self._users = None
-
-    def find(self, name=None, uid=None):
-        """The record with this uid (or else this name), or None.
-
-        Paging stops at the first page holding a match; two matches on it are an error, never a guess.
-        """
-        key, value = ("uid", uid) if uid else ("name", name)
-        for items in self._pages(self.path):
-            matches = [item for item in items if item.get(key) == value]
-            if len(matches) > 1:
-                uids = ", ".join(match.get("uid", "?") for match in matches)
-                raise Cloud66Error("Server group %s of stack %s lists %d databases with %s %r (uids %s); refusing to "
-                                   "pick one. Target one by uid instead."
-                                   % (self.server_group_id, self.stack_id, len(matches), key, value, uids))
-            if matches:
-                return matches[0]
-        return None
-
-    def all(self):
-        return [item for items in self._pages(self.path) for item in items]
 
     def named(self, names):
         """The listed records whose name is one of ``names``, as name -> [records].
@@ -80,7 +59,7 @@ class DatabaseGroup:
         found = {}
         if not wanted:
             return found
-        for items in self._pages(self.path):
+        for items in self.items():
             for item in items:
                 if item.get("name") in wanted:
                     found.setdefault(item["name"], []).append(item)
@@ -91,8 +70,7 @@ class DatabaseGroup:
     def users(self):
         """The group's database users, read once however often a run asks."""
         if self._users is None:
-            path = api_path("stacks", self.stack_id, "server_groups", self.server_group_id, "database_users")
-            self._users = [user for items in self._pages(path) for user in items]
+            self._users = self.user_group.all()
         return self._users
 
     def usernames(self, user_ids):
@@ -125,73 +103,10 @@ class DatabaseGroup:
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
         return self._write(lambda: self.client.post(self.path, body),
-                           done_already=lambda exc: exc.status == 400 and bool(ALREADY_EXISTS.search(exc.description or "")),
+                           done_already=already_exists,
                            took_effect=lambda: self.find(name=name) is not None)
 
     def delete(self, uid):
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
         return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
-
-    def _write(self, send, done_already, took_effect=None):
-        """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.
-
-        Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
-        already; after an earlier ambiguous attempt that answer means the earlier attempt went through.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                body = send()
-                # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
-                action = body.get("response") if isinstance(body, dict) else None
-                return (action if isinstance(action, dict) else {}), True
-            except Cloud66Error as exc:
-                if done_already(exc):
-                    return None, attempt > 1
-                if exc.status == 404:
-                    raise self._missing_parent(exc)
-                if not exc.ambiguous:
-                    raise
-                if attempt > self.client.retries:
-                    exc.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
-                                   "server group before running again." % (exc.message, attempt))
-                    exc.attempts = attempt
-                    raise
-                self.client.sleep(self.client.backoff(attempt))
-            if took_effect is not None and took_effect():
-                return None, True
-
-    def wait_listed(self, name, deadline):
-        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
-        return wait_until(lambda: self.find(name=name), deadline, lambda: (
-            "Database %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
-            % (name, self.server_group_id, round(deadline.elapsed()))))
-
-    def wait_unlisted(self, uid, deadline):
-        def gone():
-            return True if self.find(uid=uid) is None else None
-        return wait_until(gone, deadline, lambda: (
-            "Database %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
-            % (uid, self.server_group_id, round(deadline.elapsed()))))
-
-    def _pages(self, path):
-        try:
-            yield from self.client.pages(path)
-        except Cloud66Error as exc:
-            if exc.status == 404:
-                raise self._missing_parent(exc)
-            raise
-
-    def _missing_parent(self, exc):
-        """Say which of stack and server group is missing, at the cost of one request on this failure path."""
-        try:
-            self.client.get(api_path("stacks", self.stack_id))
-        except Cloud66Error as stack_error:
-            if stack_error.status != 404:
-                raise
-            message = STACK_NOT_FOUND % self.stack_id
-        else:
-            message = "Server group %s was not found in stack %s." % (self.server_group_id, self.stack_id)
-        return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
