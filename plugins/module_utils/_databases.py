@@ -67,6 +67,24 @@ class DatabaseGroup(GroupList):
                 break
         return found
 
+    def uids(self, names):
+        """Map database names to uids; a name the group does not list, or lists twice, is an error."""
+        found = self.named(names)
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise Cloud66Error("Server group %s of stack %s lists no database named %s."
+                               % (self.server_group_id, self.stack_id, ", ".join(missing)))
+        for name in names:
+            if len(found[name]) > 1:
+                raise Cloud66Error("Server group %s of stack %s lists %d databases named %r; refusing to pick one."
+                                   % (self.server_group_id, self.stack_id, len(found[name]), name))
+        return [found[name][0]["uid"] for name in names]
+
+    def names(self, uids):
+        """Map database uids to names (uids the group does not list stay as they are)."""
+        known = dict((record.get("uid"), record.get("name")) for record in self.all())
+        return [known.get(uid, uid) for uid in uids]
+
     def users(self):
         """The group's database users, read once however often a run asks."""
         if self._users is None:

@@ -48,8 +48,9 @@ class UserGroup(GroupList):
             yield from super().items(params)
         except Cloud66Error as exc:
             if exc.status == 403 and params == SHOW_PASSWORD:
-                exc.message = ("Reading passwords (show_password) needs a token with the 'admin' scope and edit rights on "
-                               "stack %s. %s" % (self.stack_id, exc.message))
+                exc.message = ("Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
+                               "the 'admin' scope and edit rights on stack %s. Cloud66 said: %s"
+                               % (self.stack_id, exc.description or "nothing more"))
             raise
 
     def password(self, username):
