@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+from ._actions import wait_until
 from ._client import Cloud66Error, api_path
-from ._group_list import GroupList, already_exists
+from ._group_list import GroupList, is_duplicate
+from ._records import database_names, database_record
 from ._users import UserGroup
 
 NAME_MAX_LENGTH = 63
@@ -30,9 +32,14 @@ def name_problem(name):
 
 
 def users_warning(record, usernames):
-    """The warning for an existing database whose users differ from the requested ones, or None."""
-    current = sorted(record.get("users") or [])
-    if usernames is None or sorted(usernames) == current:
+    """The warning for an existing database whose users differ from the requested ones, or None.
+
+    A database listed without ``users`` (the model pages' shape) has users Cloud66 did not say: no warning then.
+    """
+    if usernames is None or not isinstance(record.get("users"), list):
+        return None
+    current = sorted(str(user) for user in record["users"])
+    if sorted(usernames) == current:
         return None
     return ("Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
             "database, so nothing was changed." % (record.get("name"), current, sorted(usernames)))
@@ -41,12 +48,27 @@ def users_warning(record, usernames):
 class DatabaseGroup(GroupList):
     """The databases of one server group of one stack."""
 
+    collection = "databases"
     noun = "database"
+    reader = staticmethod(database_record)
 
     def __init__(self, client, stack_id, server_group_id):
-        super().__init__(client, stack_id, server_group_id, "databases")
+        super().__init__(client, stack_id, server_group_id)
         self.user_group = UserGroup(client, stack_id, server_group_id)
         self._users = None
+
+    def find(self, name=None, uid=None, newest_first=False):
+        """The record with this uid (or else this name), or None.
+
+        Paging stops at the first page holding a match; two matches on it are an error, never a guess. With
+        ``newest_first`` the pages are read in the order that finds a just-created database soonest.
+        """
+        key, value = ("uid", uid) if uid else ("name", name)
+        for items in self._pages(self.path, newest_first=newest_first):
+            matches = [item for item in items if (item.get("uid") == uid if uid else name in database_names(item))]
+            if matches:
+                return self.single(matches, key, value)
+        return None
 
     def named(self, names):
         """The listed records whose name is one of ``names``, as name -> [records].
@@ -59,13 +81,31 @@ class DatabaseGroup(GroupList):
         found = {}
         if not wanted:
             return found
-        for items in self.items():
+        for items in self._pages(self.path):
             for item in items:
-                if item.get("name") in wanted:
-                    found.setdefault(item["name"], []).append(item)
+                for name in database_names(item) & wanted:
+                    found.setdefault(name, []).append(item)
             if wanted.issubset(found):
                 break
         return found
+
+    def look(self, names=(), uids=()):
+        """One read of the list for databases just created or deleted: (name -> record, the uids still listed).
+
+        Cloud66 lists a new database last, so when only names are sought the pages are read newest first and
+        reading stops once every name was seen; a deleted database may have stood anywhere, so uids cost a scan of
+        every page.
+        """
+        names, uids = set(names), set(uids)
+        records, listed = {}, set()
+        for items in self._pages(self.path, newest_first=not uids):
+            for item in items:
+                records.update((name, item) for name in database_names(item) & names)
+                if item.get("uid") in uids:
+                    listed.add(item["uid"])
+            if not uids and names.issubset(records):
+                break
+        return records, listed
 
     def uids(self, names):
         """Map database names to uids; a name the group does not list, or lists twice, is an error."""
@@ -74,11 +114,7 @@ class DatabaseGroup(GroupList):
         if missing:
             raise Cloud66Error("Server group %s of stack %s lists no database named %s."
                                % (self.server_group_id, self.stack_id, ", ".join(missing)))
-        for name in names:
-            if len(found[name]) > 1:
-                raise Cloud66Error("Server group %s of stack %s lists %d databases named %r; refusing to pick one."
-                                   % (self.server_group_id, self.stack_id, len(found[name]), name))
-        return [found[name][0]["uid"] for name in names]
+        return [self.single(found[name], "name", name)["uid"] for name in names]
 
     def names(self, uids):
         """Map database uids to names (uids the group does not list stay as they are)."""
@@ -120,11 +156,36 @@ class DatabaseGroup(GroupList):
         "name already exists" answer to a repeated POST means the lost one went through.
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
-        return self._write(lambda: self.client.post(self.path, body),
-                           done_already=already_exists,
+        return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
                            took_effect=lambda: self.find(name=name) is not None)
 
     def delete(self, uid):
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
         return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
+
+    def wait_listed(self, name, deadline):
+        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
+        return self.wait_settled([name], [], deadline)[name]
+
+    def wait_unlisted(self, uid, deadline):
+        self.wait_settled([], [uid], deadline)
+
+    def wait_settled(self, names, uids, deadline):
+        """Wait until the list shows every database in ``names`` and none of ``uids``; returns name -> record."""
+        last_look = [{}, set(uids)]
+
+        def settled():
+            last_look[:] = self.look(names, uids)
+            records, listed = last_look
+            return records if len(records) == len(set(names)) and not listed else None
+
+        def describe():
+            records, listed = last_look
+            missing = sorted(set(names) - set(records))
+            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
+            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
+            return ("The database list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
+                    "list some time after an action finished; raise wait_timeout."
+                    % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+        return wait_until(settled, deadline, describe)

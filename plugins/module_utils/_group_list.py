@@ -2,78 +2,54 @@
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What the lists under one server group (databases, database users) share: paging, lookups, writes that are never
-sent twice blindly, and waiting for the list to catch up. Private to this collection."""
+"""What the lists of a server group (databases, database users) share: paging, writes that are never sent twice
+blindly, and naming a missing stack or server group. Private to this collection."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from ._actions import wait_until
-from ._client import Cloud66Error, api_path
+from ._client import MAX_PAGES, Cloud66Error, api_path
+from ._records import action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
-ALREADY_EXISTS = re.compile(r"already (exists|been taken)", re.IGNORECASE)
+# How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
+ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 
-
-def already_exists(exc):
-    """Whether Cloud66 refused a create because the name is in use."""
-    return exc.status == 400 and bool(ALREADY_EXISTS.search(exc.description or ""))
+def is_duplicate(error):
+    """True when Cloud66 refused a create because the name is in use: 409 conflict, or a 400 that says so."""
+    return error.status == 409 or (error.status == 400 and bool(ALREADY_EXISTS.search(error.description or "")))
 
 
 class GroupList:
-    """One list of a server group of a stack. ``noun`` names its items in messages, ``name_key`` their name field."""
+    """One list of a server group of a stack: ``collection`` is its path below the group, ``reader`` reads its items,
+    ``noun`` names them in messages."""
 
+    collection = None
     noun = "item"
-    name_key = "name"
 
-    def __init__(self, client, stack_id, server_group_id, collection):
+    def __init__(self, client, stack_id, server_group_id):
         self.client = client
         self.stack_id = stack_id
         self.server_group_id = server_group_id
-        self.path = api_path("stacks", stack_id, "server_groups", server_group_id, collection)
+        self.path = api_path("stacks", stack_id, "server_groups", server_group_id, self.collection)
 
-    def record(self, raw):
-        """The record as the modules read it; a subclass adds the names other shapes use."""
+    @staticmethod
+    def reader(raw):
         return raw
 
-    def items(self, params=None):
-        """The records page by page."""
-        for items in self._pages(self.path, params):
-            yield [self.record(item) for item in items]
-
     def all(self, params=None):
-        return [item for items in self.items(params) for item in items]
+        return [item for items in self._pages(self.path, params=params) for item in items]
 
-    def find(self, name=None, uid=None, params=None):
-        """The record with this uid (or else this name), or None.
-
-        Paging stops at the first page holding a match; two matches on it are an error, never a guess.
-        """
-        key, value = ("uid", uid) if uid else (self.name_key, name)
-        for items in self.items(params):
-            matches = [item for item in items if item.get(key) == value]
-            if len(matches) > 1:
-                uids = ", ".join(match.get("uid", "?") for match in matches)
-                raise Cloud66Error("Server group %s of stack %s lists %d %ss with %s %r (uids %s); refusing to "
-                                   "pick one. Target one by uid instead."
-                                   % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids))
-            if matches:
-                return matches[0]
-        return None
-
-    def wait_listed(self, name, deadline):
-        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
-        return wait_until(lambda: self.find(name=name), deadline, lambda: (
-            "%s %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
-            % (self.noun.capitalize(), name, self.server_group_id, round(deadline.elapsed()))))
-
-    def wait_unlisted(self, uid, deadline):
-        def gone():
-            return True if self.find(uid=uid) is None else None
-        return wait_until(gone, deadline, lambda: (
-            "%s %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
-            % (self.noun.capitalize(), uid, self.server_group_id, round(deadline.elapsed()))))
+    def single(self, matches, key, value):
+        """The one record of ``matches`` (all with ``key`` equal to ``value``); two or more are an error, never a guess."""
+        if len(matches) > 1:
+            uids = ", ".join(str(match.get("uid", "?")) for match in matches)
+            raise Cloud66Error("Server group %s of stack %s lists %d %ss with %s %r (uids %s); refusing to pick one. "
+                               "Target one by uid instead."
+                               % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids))
+        return matches[0]
 
     def _write(self, send, done_already, took_effect=None):
         """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.
@@ -88,7 +64,7 @@ class GroupList:
                 body = send()
                 # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
                 action = body.get("response") if isinstance(body, dict) else None
-                return (action if isinstance(action, dict) else {}), True
+                return (action_record(action) if isinstance(action, dict) else {}), True
             except Cloud66Error as exc:
                 if done_already(exc):
                     return None, attempt > 1
@@ -105,13 +81,27 @@ class GroupList:
             if took_effect is not None and took_effect():
                 return None, True
 
-    def _pages(self, path, params=None):
+    def _pages(self, path, newest_first=False, params=None):
+        """The list's pages, each as a list of records read by ``reader``; see _newest_first for that order."""
         try:
-            yield from self.client.pages(path, params=params)
+            for items in self._newest_first(path, params) if newest_first else self.client.pages(path, params=params):
+                yield [self.reader(item) for item in items]
         except Cloud66Error as exc:
             if exc.status == 404:
                 raise self._missing_parent(exc)
             raise
+
+    def _newest_first(self, path, params=None):
+        """Page 1 (which gives the page count), then the others from the last one back."""
+        items, info = self.client.page(path, 1, params=params)
+        yield items
+        pages = whole_number(info.get("pages"))
+        if pages is None:
+            # No page count: the other pages in their own order, at the cost of reading page 1 again.
+            yield from itertools.islice(self.client.pages(path, params=params), 1, None)
+            return
+        for number in range(min(pages, MAX_PAGES), 1, -1):
+            yield self.client.page(path, number, params=params)[0]
 
     def _missing_parent(self, exc):
         """Say which of stack and server group is missing, at the cost of one request on this failure path."""

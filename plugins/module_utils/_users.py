@@ -7,8 +7,10 @@ Private to this collection."""
 
 from __future__ import annotations
 
+from ._actions import wait_until
 from ._client import Cloud66Error, api_path
-from ._group_list import GroupList, already_exists
+from ._group_list import GroupList, is_duplicate
+from ._records import user_record
 
 # Fields of a user record that carry its password; a module returns them only where the task asked for the password.
 SECRET_FIELDS = ("password", "password_hash")
@@ -21,11 +23,14 @@ def without_password(record):
 
 
 def user_warning(record, database_names, user_type):
-    """The warning for an existing user whose databases or type differ from the requested ones, or None."""
+    """The warning for an existing user whose databases or type differ from the requested ones, or None.
+
+    A user listed without ``databases`` or ``user_type`` (the model pages' shape) is not compared on that field.
+    """
     differences = []
-    current = sorted(record.get("databases") or [])
-    if database_names is not None and sorted(database_names) != current:
-        differences.append("databases %s, not %s" % (current, sorted(database_names)))
+    current = record.get("databases")
+    if database_names is not None and isinstance(current, list) and sorted(database_names) != sorted(current):
+        differences.append("databases %s, not %s" % (sorted(current), sorted(database_names)))
     if user_type is not None and record.get("user_type") not in (None, user_type):
         differences.append("type %r, not %r" % (record.get("user_type"), user_type))
     if not differences:
@@ -37,15 +42,22 @@ def user_warning(record, database_names, user_type):
 class UserGroup(GroupList):
     """The database users of one server group of one stack."""
 
+    collection = "database_users"
     noun = "database user"
-    name_key = "username"
+    reader = staticmethod(user_record)
 
-    def __init__(self, client, stack_id, server_group_id):
-        super().__init__(client, stack_id, server_group_id, "database_users")
+    def find(self, username=None, uid=None, params=None):
+        """The user with this uid (or else this username), or None; paging stops at the page that holds it."""
+        key, value = ("uid", uid) if uid else ("username", username)
+        for items in self._pages(self.path, params=params):
+            matches = [item for item in items if item.get(key) == value]
+            if matches:
+                return self.single(matches, key, value)
+        return None
 
-    def items(self, params=None):
+    def _pages(self, path, newest_first=False, params=None):
         try:
-            yield from super().items(params)
+            yield from super()._pages(path, newest_first, params)
         except Cloud66Error as exc:
             if exc.status == 403 and params == SHOW_PASSWORD:
                 exc.message = ("Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
@@ -55,14 +67,14 @@ class UserGroup(GroupList):
 
     def password(self, username):
         """The user's password as Cloud66 shows it now, or None when the user is not listed."""
-        record = self.find(name=username, params=SHOW_PASSWORD)
+        record = self.find(username=username, params=SHOW_PASSWORD)
         return None if record is None else record.get("password")
 
     def create(self, username, user_type, database_ids):
         """Start creating a user. Returns (action, created), as DatabaseGroup.create does."""
         body = {"username": username, "user_type": user_type, "database_ids": list(database_ids or [])}
-        return self._write(lambda: self.client.post(self.path, body), done_already=already_exists,
-                           took_effect=lambda: self.find(name=username) is not None)
+        return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
+                           took_effect=lambda: self.find(username=username) is not None)
 
     def delete(self, uid):
         """Start deleting a user. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
@@ -77,3 +89,16 @@ class UserGroup(GroupList):
             raise Cloud66Error("Database user %s is no longer in server group %s; nothing was changed."
                                % (uid, self.server_group_id), status=404)
         return action or {}, True
+
+    def wait_listed(self, username, deadline):
+        """Wait until the list shows ``username``; Cloud66 refreshes it some time after an action finished."""
+        return wait_until(lambda: self.find(username=username), deadline, lambda: (
+            "Database user %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
+            % (username, self.server_group_id, round(deadline.elapsed()))))
+
+    def wait_unlisted(self, uid, deadline):
+        def gone():
+            return True if self.find(uid=uid) is None else None
+        return wait_until(gone, deadline, lambda: (
+            "Database user %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
+            % (uid, self.server_group_id, round(deadline.elapsed()))))

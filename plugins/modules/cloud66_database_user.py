@@ -217,7 +217,7 @@ class Cloud66DatabaseUser(Cloud66Module):
     def present(self):
         group = self.database_group()
         users = group.user_group
-        record = users.find(name=self.params["username"])
+        record = users.find(username=self.params["username"])
         if record:
             self._existing(group, record)
             return
@@ -259,7 +259,7 @@ class Cloud66DatabaseUser(Cloud66Module):
     def absent(self):
         group = self.database_group()
         users = group.user_group
-        record = users.find(name=self.params["username"])
+        record = users.find(username=self.params["username"])
         if not record:
             self.set_diff({}, {})
             return
