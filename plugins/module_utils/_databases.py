@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-from ._actions import wait_until
 from ._client import Cloud66Error, api_path
 from ._group_list import GroupList, is_duplicate
 from ._records import database_names, database_record
@@ -164,28 +163,3 @@ class DatabaseGroup(GroupList):
         path = self.path + api_path(uid)
         return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
 
-    def wait_listed(self, name, deadline):
-        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
-        return self.wait_settled([name], [], deadline)[name]
-
-    def wait_unlisted(self, uid, deadline):
-        self.wait_settled([], [uid], deadline)
-
-    def wait_settled(self, names, uids, deadline):
-        """Wait until the list shows every database in ``names`` and none of ``uids``; returns name -> record."""
-        last_look = [{}, set(uids)]
-
-        def settled():
-            last_look[:] = self.look(names, uids)
-            records, listed = last_look
-            return records if len(records) == len(set(names)) and not listed else None
-
-        def describe():
-            records, listed = last_look
-            missing = sorted(set(names) - set(records))
-            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
-            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
-            return ("The database list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
-                    "list some time after an action finished; raise wait_timeout."
-                    % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
-        return wait_until(settled, deadline, describe)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import re
 
+from ._actions import wait_until
 from ._client import MAX_PAGES, Cloud66Error, api_path
 from ._records import action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
 # How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
 ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
+
 
 def is_duplicate(error):
     """True when Cloud66 refused a create because the name is in use: 409 conflict, or a 400 that says so."""
@@ -50,6 +52,35 @@ class GroupList:
                                "Target one by uid instead."
                                % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids))
         return matches[0]
+
+    def wait_listed(self, name, deadline):
+        """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
+        return self.wait_settled([name], [], deadline)[name]
+
+    def wait_unlisted(self, uid, deadline):
+        self.wait_settled([], [uid], deadline)
+
+    def wait_settled(self, names, uids, deadline):
+        """Wait until the list shows every item in ``names`` and none of ``uids``; returns name -> record.
+
+        ``look(names, uids)``, one read of the list, gives (name -> record, the uids of ``uids`` still listed).
+        """
+        last_look = [{}, set(uids)]
+
+        def settled():
+            last_look[:] = self.look(names, uids)
+            records, listed = last_look
+            return records if len(records) == len(set(names)) and not listed else None
+
+        def describe():
+            records, listed = last_look
+            missing = sorted(set(names) - set(records))
+            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
+            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
+            return ("The %s list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
+                    "list some time after an action finished; raise wait_timeout."
+                    % (self.noun, self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+        return wait_until(settled, deadline, describe)
 
     def _write(self, send, done_already, took_effect=None):
         """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.

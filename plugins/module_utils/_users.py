@@ -7,7 +7,6 @@ Private to this collection."""
 
 from __future__ import annotations
 
-from ._actions import wait_until
 from ._client import Cloud66Error, api_path
 from ._group_list import GroupList, is_duplicate
 from ._records import user_record
@@ -90,15 +89,9 @@ class UserGroup(GroupList):
                                % (uid, self.server_group_id), status=404)
         return action or {}, True
 
-    def wait_listed(self, username, deadline):
-        """Wait until the list shows ``username``; Cloud66 refreshes it some time after an action finished."""
-        return wait_until(lambda: self.find(username=username), deadline, lambda: (
-            "Database user %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
-            % (username, self.server_group_id, round(deadline.elapsed()))))
-
-    def wait_unlisted(self, uid, deadline):
-        def gone():
-            return True if self.find(uid=uid) is None else None
-        return wait_until(gone, deadline, lambda: (
-            "Database user %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
-            % (uid, self.server_group_id, round(deadline.elapsed()))))
+    def look(self, usernames=(), uids=()):
+        """One read of the list for users just created or deleted: (username -> record, the uids still listed)."""
+        usernames, uids = set(usernames), set(uids)
+        users = self.all()
+        return (dict((user["username"], user) for user in users if user.get("username") in usernames),
+                set(user["uid"] for user in users if user.get("uid") in uids))

@@ -247,6 +247,7 @@ class Cloud66Databases(Cloud66Module):
         if module.params["database_users"] is not None:
             self.result["database_users"] = []
         self._started = []
+        self._settled = []
         self._items = dict((item["name"], item) for item in module.params["databases"])
 
     def check_params(self):
@@ -302,7 +303,8 @@ class Cloud66Databases(Cloud66Module):
         self._start_users(group, first)
         if any(username in grants for username in self._new_usernames(first)):
             # A new database grants a user made just now: it needs the user's uid, which the user list gives.
-            for username, record in self._settle_users(group, first).items():
+            granted = [user for user in first if user["item"]["username"] in grants]
+            for username, record in self._settle_users(group, granted).items():
                 grants[username] = record.get("uid")
         for entry in planned:
             item = self._items[entry["name"]]
@@ -320,7 +322,9 @@ class Cloud66Databases(Cloud66Module):
         if not self.params["wait"]:
             return
         failed = self._wait_actions(group, started, records_before) if started else []
-        self._settle(group, [entry for entry in planned if entry not in failed], records_before)
+        unsettled = [entry for entry in planned if entry not in failed and entry not in self._settled]
+        if unsettled:
+            self._settle(group, unsettled, records_before)
         self._settle_users(group, [user for user in users if user["write"] and user["entry"] not in failed])
         if failed:
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
@@ -414,6 +418,9 @@ class Cloud66Databases(Cloud66Module):
         created = [entry for entry in planned if entry["name"] in needed]
         self._wait_for(group, created)
         records = group.wait_settled([entry["name"] for entry in created], [], self.deadline)
+        for entry in created:
+            entry["database"] = records[entry["name"]]
+            self._settled.append(entry)
         for user in last:
             user["ids"] = [records[name]["uid"] if name in records else self._single(listed[name], name)["uid"]
                            for name in user["item"]["databases"]]
@@ -428,20 +435,18 @@ class Cloud66Databases(Cloud66Module):
 
     def _settle_users(self, group, users):
         """Wait until the user list shows the users created and not those deleted; returns username -> new record."""
-        self._wait_for(group, [user["entry"] for user in users if not user.get("settled")])
-        created = {}
+        users = [user for user in users if not user.get("settled") and user["entry"]["changed"]]
+        self._wait_for(group, [user["entry"] for user in users])
+        created = [user["entry"] for user in users if user["entry"]["state"] == "present"]
+        deleted = [user["entry"] for user in users if user["entry"]["state"] == "absent"]
+        if not users:
+            return {}
+        records = group.user_group.wait_settled([entry["username"] for entry in created],
+                                                [entry["user"]["uid"] for entry in deleted], self.deadline)
         for user in users:
-            entry = user["entry"]
-            if user.get("settled") or not entry["changed"]:
-                continue
             user["settled"] = True
-            if entry["state"] == "present":
-                created[entry["username"]] = group.user_group.wait_listed(entry["username"], self.deadline)
-                entry["user"] = without_password(created[entry["username"]])
-            else:
-                group.user_group.wait_unlisted(entry["user"]["uid"], self.deadline)
-                entry["user"] = {}
-        return created
+            user["entry"]["user"] = without_password(records.get(user["entry"]["username"], {}))
+        return records
 
     def _wait_actions(self, group, started, records_before):
         """Wait for every started action; returns the entries whose action failed, which then count as unchanged."""
