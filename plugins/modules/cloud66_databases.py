@@ -326,6 +326,7 @@ class Cloud66Databases(Cloud66Module):
         if unsettled:
             self._settle(group, unsettled, records_before)
         self._settle_users(group, [user for user in users if user["write"] and user["entry"] not in failed])
+        self._note_grants(unsettled + self._settled, user_entries)
         if failed:
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
                 "%s %s (action %s): %s" % (action_name(entry["action"]), entry.get("name") or entry.get("username"),
@@ -340,8 +341,12 @@ class Cloud66Databases(Cloud66Module):
         databases grant it.
         """
         record = dict((user.get("username"), user) for user in group.users()).get(item["username"], {})
-        if record:
+        if record and item["state"] == "present":
             names = item["databases"] if item["database_ids"] is None else group.names(item["database_ids"])
+            if names is not None:
+                # Databases of this task that grant the user count as asked for from their side.
+                names = sorted(set(names) | set(database["name"] for database in self.params["databases"]
+                                                if database["state"] == "present" and item["username"] in (database["database_users"] or [])))
             warning = user_warning(record, names, item["user_type"])
             if warning:
                 self.module.warn(warning)
@@ -448,6 +453,15 @@ class Cloud66Databases(Cloud66Module):
             user["entry"]["user"] = without_password(records.get(user["entry"]["username"], {}))
         return records
 
+    def _note_grants(self, created, user_entries):
+        """Users read before the databases that grant them were made list those databases too now."""
+        by_username = dict((entry["username"], entry["user"]) for entry in user_entries if entry["user"])
+        for entry in [entry for entry in created if entry["state"] == "present"]:
+            for username in self._items[entry["name"]]["database_users"] or []:
+                names = by_username.get(username, {}).get("databases")
+                if isinstance(names, list) and entry["name"] not in names:
+                    names.append(entry["name"])
+
     def _wait_actions(self, group, started, records_before):
         """Wait for every started action; returns the entries whose action failed, which then count as unchanged."""
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
@@ -480,7 +494,12 @@ class Cloud66Databases(Cloud66Module):
 
     def _plan(self, group, item, records):
         record = self._single(records, item["name"]) if records else {}
-        warning = record and users_warning(record, group.requested_usernames(item["database_users"], item["database_user_ids"]))
+        usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
+        if usernames is not None:
+            # Users of this task that ask for the database grant it from their side.
+            usernames = sorted(set(usernames) | set(user["username"] for user in self.params["database_users"] or []
+                                                    if user["state"] == "present" and item["name"] in (user["databases"] or [])))
+        warning = record and users_warning(record, usernames)
         if warning:
             self.module.warn(warning)
         changed = bool(record) != (item["state"] == "present")
