@@ -10,7 +10,7 @@ import re
 
 from ._client import Cloud66Error, api_path
 from ._group_list import GroupList, is_duplicate
-from ._records import database_names, database_record
+from ._records import database_names, database_record, text
 from ._users import UserGroup
 
 NAME_MAX_LENGTH = 63
@@ -49,7 +49,6 @@ class DatabaseGroup(GroupList):
 
     collection = "databases"
     noun = "database"
-    reader = staticmethod(database_record)
 
     def __init__(self, client, stack_id, server_group_id):
         super().__init__(client, stack_id, server_group_id)
@@ -105,6 +104,16 @@ class DatabaseGroup(GroupList):
             if not uids and names.issubset(records):
                 break
         return records, listed
+
+    def reader(self, raw):
+        """A listed database in the documented shape; one that has no uid or no name is an answer we cannot use."""
+        record = database_record(raw)
+        if not text(record.get("uid")) or not database_names(record):
+            raise Cloud66Error("Server group %s of stack %s lists a database this collection cannot read: it needs a "
+                               "string 'uid' and a 'name' or 'database_name', and has the fields %s. Cloud66 may have "
+                               "changed its answers; please report this."
+                               % (self.server_group_id, self.stack_id, ", ".join(sorted(map(str, record))) or "none"))
+        return record
 
     def uids(self, names):
         """Map database names to uids; a name the group does not list, or lists twice, is an error."""
@@ -162,4 +171,3 @@ class DatabaseGroup(GroupList):
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
         return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
-
