@@ -463,8 +463,8 @@ def targets(args, scenarios, minimums, results):
         # The minimum leaves out the reads that wait for a lagging list, so it is reported, not enforced.
         role, minimum = users["a"], minimums["users"]
         checks.append(("users: role requests against the minimum", None,
-                       "%d requests, minimum %d without list lag (%.2fx)" % (role["requests"], minimum,
-                                                                               ratio(role["requests"], minimum))))
+                       "%d requests, minimum %d without list lag (%.2fx)"
+                       % (role["requests"], minimum, ratio(role["requests"], minimum))))
         if "b" in users:
             loop = users["b"]
             checks.append(("users: role sends at least 1.5x fewer requests than (b)",

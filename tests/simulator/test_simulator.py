@@ -473,6 +473,17 @@ def test_database_user_regenerate_and_delete(sim):
     assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'}).status == 200
 
 
+def test_model_profile_users_carry_password_fields(sim):
+    control(sim, 'POST', '/config', {'profile': 'model', 'list_lag_seconds': 0})
+    hidden = listed_users(sim)['app_user']
+    assert hidden['password'] is None and hidden['password_hash'].startswith('*')
+    assert 'databases' not in hidden and 'user_type' not in hidden and hidden['created_at_iso']
+    shown = listed_users(sim, show_password=True)['app_user']
+    assert shown['password'] == state_group(sim, SHOP, 42)['database_users'][0]['password']
+    again = api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'})
+    assert again.status == 409
+
+
 def test_fault_status_with_headers(sim):
     rule = control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'status': 503,
                                             'body': {'error': 'throttled', 'error_description': 'slow down'},
