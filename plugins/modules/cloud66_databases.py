@@ -301,9 +301,9 @@ class Cloud66Databases(Cloud66Module):
             entry["changed"] = False
         first = [user for user in users if user["write"] and user["phase"] == 1]
         self._start_users(group, first)
-        if any(username in grants for username in self._new_usernames(first)):
-            # A new database grants a user made just now: it needs the user's uid, which the user list gives.
-            granted = [user for user in first if user["item"]["username"] in grants]
+        granted = [user for user in first if user["item"]["state"] == "present" and user["item"]["username"] in grants]
+        if granted:
+            # New databases grant users made just now: they need the users' uids, which the user list gives.
             for username, record in self._settle_users(group, granted).items():
                 grants[username] = record.get("uid")
         for entry in planned:
