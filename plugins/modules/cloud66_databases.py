@@ -494,14 +494,15 @@ class Cloud66Databases(Cloud66Module):
 
     def _plan(self, group, item, records):
         record = self._single(records, item["name"]) if records else {}
-        usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
-        if usernames is not None:
-            # Users of this task that ask for the database grant it from their side.
-            usernames = sorted(set(usernames) | set(user["username"] for user in self.params["database_users"] or []
-                                                    if user["state"] == "present" and item["name"] in (user["databases"] or [])))
-        warning = record and users_warning(record, usernames)
-        if warning:
-            self.module.warn(warning)
+        if record:
+            usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
+            if usernames is not None:
+                # Users of this task that ask for the database grant it from their side.
+                usernames = sorted(set(usernames) | set(user["username"] for user in self.params["database_users"] or []
+                                                        if user["state"] == "present" and item["name"] in (user["databases"] or [])))
+            warning = users_warning(record, usernames)
+            if warning:
+                self.module.warn(warning)
         changed = bool(record) != (item["state"] == "present")
         return {"name": item["name"], "state": item["state"], "changed": changed, "database": record, "action": {}}
 
