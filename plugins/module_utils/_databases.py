@@ -87,23 +87,27 @@ class DatabaseGroup(GroupList):
                 break
         return found
 
-    def look(self, names=(), uids=()):
-        """One read of the list for databases just created or deleted: (name -> record, the uids still listed).
+    def look(self, names=(), uids=(), expected_total=None):
+        """One read of the list for databases just created or deleted: (name -> record, the uids still listed,
+        whether the whole list was read).
 
         Cloud66 lists a new database last, so when only names are sought the pages are read newest first and
         reading stops once every name was seen; a deleted database may have stood anywhere, so uids cost a scan of
-        every page.
+        every page. With ``expected_total``, a page 1 that counts another total ends the look: the list has not
+        caught up yet.
         """
         names, uids = set(names), set(uids)
         records, listed = {}, set()
-        for items in self._pages(self.path, newest_first=not uids):
+        for number, items in enumerate(self._pages(self.path, newest_first=not uids), start=1):
             for item in items:
                 records.update((name, item) for name in database_names(item) & names)
                 if item.get("uid") in uids:
                     listed.add(item["uid"])
             if not uids and names.issubset(records):
-                break
-        return records, listed
+                return records, listed, False
+            if number == 1 and expected_total is not None and self.listed_total != expected_total:
+                return records, listed, False
+        return records, listed, True
 
     def reader(self, raw):
         """A listed database in the documented shape; one that has no uid or no name is an answer we cannot use."""

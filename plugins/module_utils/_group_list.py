@@ -16,6 +16,8 @@ from ._records import action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
 # How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
+# While the list's count says it has not caught up, a look reads page 1 alone, but every this many looks reads on.
+FULL_LOOK_EVERY = 3
 ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 
 
@@ -36,6 +38,8 @@ class GroupList:
         self.stack_id = stack_id
         self.server_group_id = server_group_id
         self.path = api_path("stacks", stack_id, "server_groups", server_group_id, self.collection)
+        # The list's total count (pagination.count) as the last page read of it gave it.
+        self.listed_total = None
 
     @staticmethod
     def reader(raw):
@@ -63,23 +67,40 @@ class GroupList:
     def wait_settled(self, names, uids, deadline):
         """Wait until the list shows every item in ``names`` and none of ``uids``; returns name -> record.
 
-        ``look(names, uids)``, one read of the list, gives (name -> record, the uids of ``uids`` still listed).
+        ``look(names, uids, expected_total)``, one read of the list, gives (name -> record, the uids of ``uids``
+        still listed, whether the whole list was read). The list's total count tells when it has caught up: until
+        page 1 counts the total the list had before the run's writes, plus the creates, less the deletes, a look reads
+        page 1 alone. Others may change the group meanwhile and upset that sum, so every few looks one reads the list
+        whatever its count.
         """
-        last_look = [{}, set(uids)]
+        expected_total = None if self.listed_total is None else self.listed_total + len(set(names)) - len(set(uids))
+        last_look = [{}, set(uids), False]
+        looks = []
 
         def settled():
-            last_look[:] = self.look(names, uids)
-            records, listed = last_look
-            return records if len(records) == len(set(names)) and not listed else None
+            looks.append(True)
+            quick = expected_total is not None and len(looks) % FULL_LOOK_EVERY != 0
+            last_look[:] = self.look(names, uids, expected_total if quick else None)
+            records, listed, complete = last_look
+            done = len(records) == len(set(names)) and not listed and (complete or not uids)
+            return records if done else None
 
         def describe():
-            records, listed = last_look
+            records, listed, _complete = last_look
             missing = sorted(set(names) - set(records))
-            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
-            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
-            return ("The %s list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
-                    "list some time after an action finished; raise wait_timeout."
-                    % (self.noun, self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+            problems = []
+            noun = self.noun.capitalize()
+            if missing:
+                problems.append("%s%s %s %s created but server group %s still did not list %s" % (
+                    noun, "s" if len(missing) > 1 else "", ", ".join(map(repr, missing)), "were" if len(missing) > 1 else "was",
+                    self.server_group_id, "them" if len(missing) > 1 else "it"))
+            if listed:
+                problems.append("%s%s %s %s deleted but server group %s still listed %s" % (
+                    noun, "s" if len(listed) > 1 else "", ", ".join(sorted(listed)), "were" if len(listed) > 1 else "was",
+                    self.server_group_id, "them" if len(listed) > 1 else "it"))
+            return ("%s after %d s. Cloud66 refreshes the list some time after an action finished; raise wait_timeout."
+                    % ("; ".join(problems) or "The %s list of server group %s did not catch up"
+                       % (self.noun, self.server_group_id), round(deadline.elapsed())))
         return wait_until(settled, deadline, describe)
 
     def _write(self, send, done_already, took_effect=None):
@@ -116,6 +137,8 @@ class GroupList:
         """The list's pages, each as a list of records read by ``reader``; see _newest_first for that order."""
         try:
             for items in self._newest_first(path, params) if newest_first else self.client.pages(path, params=params):
+                if path == self.path:
+                    self.listed_total = whole_number(self.client.last_page.get("count"))
                 yield [self.reader(item) for item in items]
         except Cloud66Error as exc:
             if exc.status == 404:

@@ -89,9 +89,10 @@ class UserGroup(GroupList):
                                % (uid, self.server_group_id), status=404)
         return action or {}, True
 
-    def look(self, usernames=(), uids=()):
-        """One read of the list for users just created or deleted: (username -> record, the uids still listed)."""
+    def look(self, usernames=(), uids=(), expected_total=None):
+        """One read of the whole list for users just created or deleted: (username -> record, the uids still listed,
+        True). User lists are short, so every look reads them whole, whatever their count."""
         usernames, uids = set(usernames), set(uids)
         users = self.all()
         return (dict((user["username"], user) for user in users if user.get("username") in usernames),
-                set(user["uid"] for user in users if user.get("uid") in uids))
+                set(user["uid"] for user in users if user.get("uid") in uids), True)

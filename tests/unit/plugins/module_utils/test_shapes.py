@@ -202,10 +202,67 @@ def test_a_new_database_is_looked_for_from_the_last_page_back(api, client):
     add_page(api, DATABASES, 1, listed(pages[0], 1, 4))
     add_page(api, DATABASES, 4, listed(pages[3], 4, 4))
 
-    records, still_listed = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
+    records, still_listed, _complete = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
 
     assert records["fresh"]["uid"] == "db_new" and still_listed == set()
     assert paths(api) == ["/server_groups/42/databases?page=1", "/server_groups/42/databases?page=4"]
+
+
+def counted(items, current, pages, total):
+    body = listed(items, current, pages)
+    body["pagination"]["count"] = total
+    return body
+
+
+def test_waiting_for_a_create_reads_page_1_alone_until_its_count_grows(api, client):
+    clock = FakeClock()
+    group = DatabaseGroup(client, STACK, "42")
+    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
+    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
+    assert group.find(name="fresh") is None and group.listed_total == 31
+    # not caught up twice (page 1 alone each time), then the count says 32 and the last page shows it
+    for _look in range(2):
+        add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 32))
+    add_page(api, DATABASES, 2, counted(old[:1] + [fresh], 2, 2, 32))
+
+    record = group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))
+
+    assert record["uid"] == "db_new"
+    assert [path.split("=")[1] for path in paths(api)] == ["1", "2", "1", "1", "1", "2"]
+
+
+def test_every_third_look_reads_on_whatever_the_count_says(api, client):
+    clock = FakeClock()
+    group = DatabaseGroup(client, STACK, "42")
+    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
+    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
+    group.find(name="fresh")
+    # someone else deleted a database meanwhile, so the count never reaches 32: the third look reads every page
+    for _look in range(3):
+        add_page(api, DATABASES, 1, counted(old[1:] + [old[0]], 1, 2, 31))
+    add_page(api, DATABASES, 2, counted([fresh], 2, 2, 31))
+
+    assert group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))["uid"] == "db_new"
+    assert [path.split("=")[1] for path in paths(api)] == ["1", "2", "1", "1", "1", "2"]
+
+
+def test_waiting_for_a_delete_needs_a_whole_read_of_the_list(api, client):
+    clock = FakeClock()
+    group = DatabaseGroup(client, STACK, "42")
+    gone = database_record(dict(MODEL_DATABASE, uid="db_gone", database_name="gone"))
+    add_page(api, DATABASES, 1, counted([gone, database_record(MODEL_DATABASE)], 1, 1, 2))
+    assert group.find(uid="db_gone")["name"] == "gone"
+    add_page(api, DATABASES, 1, counted([gone, database_record(MODEL_DATABASE)], 1, 1, 2))
+    add_page(api, DATABASES, 1, counted([database_record(MODEL_DATABASE)], 1, 1, 1))
+
+    group.wait_unlisted("db_gone", Deadline(60, clock=clock, sleep=clock.sleep))
+
+    assert len(api.calls) == 3
 
 
 def test_a_database_without_a_name_is_a_clear_error(api, client):
