@@ -181,17 +181,17 @@ class Cloud66Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
-    def page(self, path, number, retries=None):
+    def page(self, path, number, retries=None, params=None):
         """One page of a list: (its items, its pagination in the documented spelling)."""
-        body = self.get(path, params={"page": number}, retries=retries)
+        body = self.get(path, params=dict(params or {}, page=number), retries=retries)
         items, self.last_page = response_of(body, list, "GET %s" % path), page_info(body)
         return items, self.last_page
 
-    def pages(self, path, retries=None):
+    def pages(self, path, retries=None, params=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating."""
         number = 1
         while True:
-            items, info = self.page(path, number, retries=retries)
+            items, info = self.page(path, number, retries=retries, params=params)
             yield items
             following, pages = whole_number(info.get("next")), whole_number(info.get("pages"))
             if not items or not following or (pages is not None and number >= pages):

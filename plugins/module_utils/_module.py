@@ -133,6 +133,18 @@ class Cloud66Module:
     def waiter(self, stack_id):
         return ActionWaiter(self.client, stack_id, self.deadline)
 
+    def follow(self, group, action, acted):
+        """Report a started create, delete or change, and wait for its action when asked to; True when the caller
+        should go on to wait for the list too."""
+        self.result["changed"] = acted
+        if action:
+            self.result["action"] = action
+        if not self.params["wait"]:
+            return False
+        if action:
+            self.result["action"] = self.waiter(group.stack_id).wait([action])[0]
+        return True
+
     def set_diff(self, before, after):
         if self.module._diff:
             self.result["diff"] = {"before": before, "after": after}

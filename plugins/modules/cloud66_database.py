@@ -207,7 +207,7 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self._follow(group, *group.create(self.params["name"], user_ids)):
+        if self.follow(group, *group.create(self.params["name"], user_ids)):
             self.result["database"] = group.wait_listed(self.params["name"], self.deadline)
             self.set_diff({}, self.result["database"])
 
@@ -223,20 +223,8 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self._follow(group, *group.delete(record["uid"])):
+        if self.follow(group, *group.delete(record["uid"])):
             group.wait_unlisted(record["uid"], self.deadline)
-
-    def _follow(self, group, action, acted):
-        """Report a started create or delete, and wait for its action when asked to; True when the caller should
-        go on to wait for the list too."""
-        self.result["changed"] = acted
-        if action:
-            self.result["action"] = action
-        if not self.params["wait"]:
-            return False
-        if action:
-            self.result["action"] = self.waiter(group.stack_id).wait([action])[0]
-        return True
 
     def _check_uid(self, record):
         """Fail, before anything changes, when name and uid point at different databases."""

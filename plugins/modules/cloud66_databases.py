@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cloud66_databases
-short_description: Ensure many databases of a Cloud66 server group at once
+short_description: Ensure many databases and database users of a Cloud66 server group at once
 version_added: 1.0.0
 description:
   - Ensures a whole list of databases in one MySQL or PostgreSQL server group of a Cloud66 stack, at close to the
@@ -66,6 +66,51 @@ options:
             O(databases[].database_user_ids).
         type: list
         elements: str
+  database_users:
+    description:
+      - The database users to ensure in the same server group, in the same run. Each username may appear once.
+      - The list of users is read once, like the list of databases. The writes are ordered so that a new database
+        may grant a user this run creates, and a new user may ask for a database this run creates. First come the
+        users whose databases exist already, and the deletes of users; then the databases; then the users that
+        need databases created just before. A new user whose new databases all grant it in
+        O(databases[].database_users) is made first, and those databases grant it.
+      - Cloud66 cannot change a user's databases or a database's users later. A user that a new database grants while
+        the user also needs another new database that does not grant it cannot be ordered; the module fails before
+        any write then.
+      - When a later step needs an earlier one's result (a new user's or a new database's uid), the module waits for
+        it even with O(wait=false).
+      - Existing users whose databases or type differ get a warning, as databases whose users differ do.
+      - Passwords are never read or returned; use M(cloud66.cloud.cloud66_database_user) with
+        O(cloud66.cloud.cloud66_database_user#module:return_password=true) for that.
+    type: list
+    elements: dict
+    suboptions:
+      username:
+        description:
+          - The username, with the same rules as O(cloud66.cloud.cloud66_database_user#module:username).
+        type: str
+        required: true
+      state:
+        description:
+          - Whether the user should exist. V(absent) deletes it and removes it from every database.
+        type: str
+        choices: [present, absent]
+        default: present
+      user_type:
+        description:
+          - The type of a new user, such as V(application) or V(readonly).
+        type: str
+        default: application
+      databases:
+        description:
+          - Names of the databases to grant a new user access to. Each must exist or be created by this task.
+        type: list
+        elements: str
+      database_ids:
+        description:
+          - Uids of existing databases to grant a new user access to, instead of O(database_users[].databases).
+        type: list
+        elements: str
   wait:
     description:
       - Wait until every started action has finished and the database list shows the result.
@@ -101,6 +146,22 @@ EXAMPLES = r"""
 - name: Show what changed
   ansible.builtin.debug:
     msg: "{{ ensured.databases | selectattr('changed') | map(attribute='name') | list }}"
+
+- name: Ensure an application's database and its user, each granted the other, in one run
+  cloud66.cloud.cloud66_databases:
+    stack_name: shop
+    environment: production
+    server_group_type: mysql
+    databases:
+      - name: billing
+        database_users: [billing_app]
+    database_users:
+      - username: billing_app
+        databases: [billing]
+      - username: billing_reports
+        user_type: readonly
+        databases: [billing]
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -134,6 +195,34 @@ databases:
       description: The action this run started for the database, as last seen. Empty when none was started.
       type: dict
       sample: {"id": 1001, "status": "completed", "action_type": "database_create"}
+database_users:
+  description: One entry for each requested database user, in the order given.
+  returned: when O(database_users) is given
+  type: list
+  elements: dict
+  contains:
+    username:
+      description: The username.
+      type: str
+      sample: shop_app
+    state:
+      description: The requested state.
+      type: str
+      sample: present
+    changed:
+      description: Whether this run created or deleted the user (or would, in check mode).
+      type: bool
+      sample: true
+    user:
+      description:
+        - The user as Cloud66 lists it, without its password; for a user this run created, as listed once the run
+          waited for it. Empty for a user that does not exist.
+      type: dict
+      sample: {"uid": "user_abc123", "username": "shop_app", "user_type": "application", "databases": ["shop"]}
+    action:
+      description: The action this run started for the user, as last seen. Empty when none was started.
+      type: dict
+      sample: {"id": 1002, "status": "completed", "action_type": "database_user_create"}
 actions:
   description: Every action this run started, as last seen.
   returned: always
@@ -147,6 +236,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud
 from ansible_collections.cloud66.cloud.plugins.module_utils._records import action_name
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem, users_warning
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
+from ansible_collections.cloud66.cloud.plugins.module_utils._users import user_warning, without_password
 
 
 class Cloud66Databases(Cloud66Module):
@@ -154,7 +244,11 @@ class Cloud66Databases(Cloud66Module):
     def __init__(self, module):
         super().__init__(module)
         self.result.update(databases=[], actions=[])
+        if module.params["database_users"] is not None:
+            self.result["database_users"] = []
         self._started = []
+        self._settled = []
+        self._items = dict((item["name"], item) for item in module.params["databases"])
 
     def check_params(self):
         seen = set()
@@ -167,45 +261,206 @@ class Cloud66Databases(Cloud66Module):
             if item["database_user_ids"] is not None and item["database_users"] is not None:
                 return "Database %r gives both database_user_ids and database_users; give one." % item["name"]
             seen.add(item["name"])
+        seen = set()
+        for item in self.params["database_users"] or []:
+            problem = name_problem(item["username"])
+            if problem:
+                return "The username %r %s." % (item["username"], problem)
+            if item["username"] in seen:
+                return "Database user %r is listed more than once in database_users." % item["username"]
+            if item["databases"] is not None and item["database_ids"] is not None:
+                return "Database user %r gives both databases and database_ids; give one." % item["username"]
+            seen.add(item["username"])
         return super().check_params()
 
     def ensure(self):
         group = self.database_group()
-        listed = group.named(item["name"] for item in self.params["databases"])
+        user_items = self.params["database_users"] or []
+        wanted = set(self._items)
+        wanted.update(name for item in user_items for name in item["databases"] or [])
+        listed = group.named(wanted)
         entries = [self._plan(group, item, listed.get(item["name"], [])) for item in self.params["databases"]]
-        # Usernames are resolved before anything is reported as changed: an unknown one fails the task as a no-op.
-        user_ids = dict((item["name"], group.requested_user_ids(item["database_users"], item["database_user_ids"]))
-                        for entry, item in zip(entries, self.params["databases"]) if entry["changed"] and entry["state"] == "present")
+        new_databases = [entry for entry in entries if entry["changed"] and entry["state"] == "present"]
+        users = [self._plan_user(group, item, listed, new_databases) for item in user_items]
+        # Users and databases are resolved before anything is reported as changed: an unknown one fails the task as
+        # a no-op.
+        grants = self._grants(group, new_databases, users)
+        user_entries = [user["entry"] for user in users]
         self.result["databases"] = entries
-        self.result["changed"] = any(entry["changed"] for entry in entries)
-        self.set_diff(self._names(entries, before=True), self._names(entries, before=False))
+        if user_items:
+            self.result["database_users"] = user_entries
+        self.result["changed"] = any(entry["changed"] for entry in entries + user_entries)
+        self.set_diff(self._names(entries, user_entries, before=True), self._names(entries, user_entries, before=False))
         if self.module.check_mode or not self.result["changed"]:
             return
         # From here on "changed" means "Cloud66 acted", so that a failure part way reports only what happened.
         planned = [entry for entry in entries if entry["changed"]]
         records_before = dict((entry["name"], entry["database"]) for entry in planned)
         self.result["changed"] = False
-        for entry in planned:
+        for entry in planned + user_entries:
             entry["changed"] = False
+        first = [user for user in users if user["write"] and user["phase"] == 1]
+        self._start_users(group, first)
+        granted = [user for user in first if user["item"]["state"] == "present" and user["item"]["username"] in grants]
+        if granted:
+            # New databases grant users made just now: they need the users' uids, which the user list gives.
+            for username, record in self._settle_users(group, granted).items():
+                grants[username] = record.get("uid")
         for entry in planned:
-            try:
-                self._start(group, entry, user_ids.get(entry["name"]))
-            except Cloud66Error as exc:
-                exc.message = "Database %r: %s" % (entry["name"], exc.message)
-                raise
+            item = self._items[entry["name"]]
+            user_ids = item["database_user_ids"]
+            if entry["state"] == "present" and item["database_users"] is not None:
+                user_ids = [grants[username] for username in item["database_users"]]
+            self._start(group, entry, user_ids)
             self.result["changed"] = self.result["changed"] or entry["changed"]
-            if entry["action"]:
-                self.result["actions"].append(entry["action"])
-        started = [entry for entry in entries if entry["action"]]
+        last = [user for user in users if user["write"] and user["phase"] == 3]
+        if last:
+            self._start_last(group, last, planned, listed)
+        started = [entry for entry in entries + user_entries if entry["action"]]
         self._started = started
+        self.result["actions"] = [entry["action"] for entry in started]
         if not self.params["wait"]:
             return
         failed = self._wait_actions(group, started, records_before) if started else []
-        self._settle(group, [entry for entry in planned if entry not in failed], records_before)
+        unsettled = [entry for entry in planned if entry not in failed and entry not in self._settled]
+        if unsettled:
+            self._settle(group, unsettled, records_before)
+        self._settle_users(group, [user for user in users if user["write"] and user["entry"] not in failed])
+        self._note_grants(unsettled + self._settled, user_entries)
         if failed:
             self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
-                "%s %s (action %s): %s" % (action_name(entry["action"]), entry["name"], entry["action"].get("id"),
-                                           entry["action"].get("finished_message") or "no message given") for entry in failed)))
+                "%s %s (action %s): %s" % (action_name(entry["action"]), entry.get("name") or entry.get("username"),
+                                           entry["action"].get("id"), entry["action"].get("finished_message") or "no message given")
+                for entry in failed)))
+
+    def _plan_user(self, group, item, listed, new_databases):
+        """The plan of one user item: its result entry, whether it needs a write, its databases' uids, and its phase.
+
+        Phase 1 comes before the databases and phase 3 after them. A new user that asks for databases this run
+        creates waits for them (phase 3), unless those databases grant it themselves: then it is made first and the
+        databases grant it.
+        """
+        record = dict((user.get("username"), user) for user in group.users()).get(item["username"], {})
+        if record and item["state"] == "present":
+            names = item["databases"] if item["database_ids"] is None else group.names(item["database_ids"])
+            if names is not None:
+                # Databases of this task that grant the user count as asked for from their side.
+                names = sorted(set(names) | set(database["name"] for database in self.params["databases"]
+                                                if database["state"] == "present" and item["username"] in (database["database_users"] or [])))
+            warning = user_warning(record, names, item["user_type"])
+            if warning:
+                self.module.warn(warning)
+        write = bool(record) != (item["state"] == "present")
+        plan = {"item": item, "write": write, "phase": 1, "ids": item["database_ids"] or [],
+                "entry": {"username": item["username"], "state": item["state"], "changed": write,
+                          "user": without_password(record), "action": {}}}
+        if not (write and item["state"] == "present" and item["databases"]):
+            return plan
+        creating = dict((entry["name"], self._items[entry["name"]]) for entry in new_databases)
+        missing = [name for name in item["databases"] if name not in listed and name not in creating]
+        if missing:
+            self.fail("Database user %r asks for %s, which the server group does not list and this task does not create."
+                      % (item["username"], ", ".join(missing)))
+        pending = [name for name in item["databases"] if name in creating]
+        granting = [name for name in pending if item["username"] in (creating[name]["database_users"] or [])]
+        if granting and granting != pending:
+            self.fail("Database user %r asks for the new databases %s, but only %s grant it. Cloud66 cannot add databases "
+                      "to a user or users to a database later, so let every new database the user needs grant it in its "
+                      "database_users." % (item["username"], ", ".join(pending), ", ".join(granting)))
+        plan["phase"] = 3 if pending and not granting else 1
+        if plan["phase"] == 1:
+            # The new databases grant this user themselves; the user is created with the others.
+            plan["ids"] = [self._single(listed[name], name)["uid"] for name in item["databases"] if name not in pending]
+        return plan
+
+    def _grants(self, group, new_databases, users):
+        """username -> uid for every user a new database grants (None for a user this run makes first).
+
+        Fails, before any write, on a username that is neither listed nor made by this run before the databases.
+        """
+        granted = set(username for entry in new_databases for username in self._items[entry["name"]]["database_users"] or [])
+        if not granted:
+            return {}
+        late = [user["item"]["username"] for user in users if user["write"] and user["phase"] == 3]
+        for entry in new_databases:
+            too_late = [username for username in self._items[entry["name"]]["database_users"] or [] if username in late]
+            if too_late:
+                self.fail("Database %r grants %s, which asks for databases this task creates and so is made after the "
+                          "databases. Let those databases grant the user as well." % (entry["name"], ", ".join(too_late)))
+        first = set(self._new_usernames([user for user in users if user["write"] and user["phase"] == 1]))
+        listed = sorted(granted - first)
+        grants = dict(zip(listed, group.user_ids(listed)))
+        grants.update((username, None) for username in granted & first)
+        return grants
+
+    @staticmethod
+    def _new_usernames(users):
+        return [user["item"]["username"] for user in users if user["item"]["state"] == "present"]
+
+    def _single(self, records, name):
+        if len(records) > 1:
+            self.fail("Server group lists %d databases named %r (uids %s); refusing to pick one."
+                      % (len(records), name, ", ".join(str(record.get("uid", "?")) for record in records)))
+        return records[0]
+
+    def _start_users(self, group, users):
+        for user in users:
+            entry, item = user["entry"], user["item"]
+            try:
+                if item["state"] == "absent":
+                    action, entry["changed"] = group.user_group.delete(entry["user"]["uid"])
+                else:
+                    action, entry["changed"] = group.user_group.create(item["username"], item["user_type"], user["ids"])
+            except Cloud66Error as exc:
+                exc.message = "Database user %r: %s" % (item["username"], exc.message)
+                raise
+            entry["action"] = action or {}
+            self.result["changed"] = self.result["changed"] or entry["changed"]
+
+    def _start_last(self, group, last, planned, listed):
+        """Create the users that need databases this run created, once those are listed with their uids."""
+        needed = set(name for user in last for name in user["item"]["databases"])
+        created = [entry for entry in planned if entry["name"] in needed]
+        self._wait_for(group, created)
+        records = group.wait_settled([entry["name"] for entry in created], [], self.deadline)
+        for entry in created:
+            entry["database"] = records[entry["name"]]
+            self._settled.append(entry)
+        for user in last:
+            user["ids"] = [records[name]["uid"] if name in records else self._single(listed[name], name)["uid"]
+                           for name in user["item"]["databases"]]
+        self._start_users(group, last)
+
+    def _wait_for(self, group, entries):
+        """Wait for the actions of ``entries`` before a later step needs their result; a failed one fails the task."""
+        started = [entry for entry in entries if entry["action"]]
+        if started:
+            for entry, action in zip(started, self.waiter(group.stack_id).wait([entry["action"] for entry in started])):
+                entry["action"] = action
+
+    def _settle_users(self, group, users):
+        """Wait until the user list shows the users created and not those deleted; returns username -> new record."""
+        users = [user for user in users if not user.get("settled") and user["entry"]["changed"]]
+        self._wait_for(group, [user["entry"] for user in users])
+        created = [user["entry"] for user in users if user["entry"]["state"] == "present"]
+        deleted = [user["entry"] for user in users if user["entry"]["state"] == "absent"]
+        if not users:
+            return {}
+        records = group.user_group.wait_settled([entry["username"] for entry in created],
+                                                [entry["user"]["uid"] for entry in deleted], self.deadline)
+        for user in users:
+            user["settled"] = True
+            user["entry"]["user"] = without_password(records.get(user["entry"]["username"], {}))
+        return records
+
+    def _note_grants(self, created, user_entries):
+        """Users read before the databases that grant them were made list those databases too now."""
+        by_username = dict((entry["username"], entry["user"]) for entry in user_entries if entry["user"])
+        for entry in [entry for entry in created if entry["state"] == "present"]:
+            for username in self._items[entry["name"]]["database_users"] or []:
+                names = by_username.get(username, {}).get("databases")
+                if isinstance(names, list) and entry["name"] not in names:
+                    names.append(entry["name"])
 
     def _wait_actions(self, group, started, records_before):
         """Wait for every started action; returns the entries whose action failed, which then count as unchanged."""
@@ -216,8 +471,9 @@ class Cloud66Databases(Cloud66Module):
         failed = [entry for entry in started if action_outcome(entry["action"]) == FAILED]
         for entry in failed:
             entry["changed"] = False
-            entry["database"] = records_before[entry["name"]]
-        self.result["changed"] = any(entry["changed"] for entry in self.result["databases"])
+            if "name" in entry:
+                entry["database"] = records_before[entry["name"]]
+        self.result["changed"] = any(entry["changed"] for entry in self.result["databases"] + self.result.get("database_users", []))
         return failed
 
     def _settle(self, group, entries, records_before):
@@ -237,20 +493,26 @@ class Cloud66Databases(Cloud66Module):
         self.result["actions"] = actions
 
     def _plan(self, group, item, records):
-        if len(records) > 1:
-            self.fail("Server group lists %d databases named %r (uids %s); refusing to pick one."
-                      % (len(records), item["name"], ", ".join(record.get("uid", "?") for record in records)))
-        record = records[0] if records else {}
-        warning = record and users_warning(record, group.requested_usernames(item["database_users"], item["database_user_ids"]))
-        if warning:
-            self.module.warn(warning)
+        record = self._single(records, item["name"]) if records else {}
+        if record:
+            usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
+            if usernames is not None:
+                # Users of this task that ask for the database grant it from their side.
+                usernames = sorted(set(usernames) | set(user["username"] for user in self.params["database_users"] or []
+                                                        if user["state"] == "present" and item["name"] in (user["databases"] or [])))
+            warning = users_warning(record, usernames)
+            if warning:
+                self.module.warn(warning)
         changed = bool(record) != (item["state"] == "present")
         return {"name": item["name"], "state": item["state"], "changed": changed, "database": record, "action": {}}
 
-    @staticmethod
-    def _names(entries, before):
+    def _names(self, entries, user_entries, before):
         exists = [entry["name"] for entry in entries if bool(entry["database"]) != (entry["changed"] and not before)]
-        return {"databases": sorted(exists)}
+        names = {"databases": sorted(exists)}
+        if self.params["database_users"] is not None:
+            names["database_users"] = sorted(entry["username"] for entry in user_entries
+                                             if bool(entry["user"]) != (entry["changed"] and not before))
+        return names
 
     @staticmethod
     def _start(group, entry, user_ids):
@@ -271,6 +533,13 @@ def main():
                 state=dict(type="str", default="present", choices=["present", "absent"]),
                 database_user_ids=dict(type="list", elements="str"),
                 database_users=dict(type="list", elements="str"),
+            )),
+            database_users=dict(type="list", elements="dict", options=dict(
+                username=dict(type="str", required=True),
+                state=dict(type="str", default="present", choices=["present", "absent"]),
+                user_type=dict(type="str", default="application"),
+                databases=dict(type="list", elements="str"),
+                database_ids=dict(type="list", elements="str"),
             )),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),

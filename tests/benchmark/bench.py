@@ -34,8 +34,8 @@ PLAYBOOKS = os.path.join(HERE, "playbooks")
 # ansible-playbook runs from the checkout's root, so that no ansible.cfg of the caller's directory applies.
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-FULL = dict(group_size=300, ensure=40, missing=10, info_size=3000)
-SMOKE = dict(group_size=150, ensure=12, missing=4, info_size=300)
+FULL = dict(group_size=300, ensure=40, missing=10, info_size=3000, new_databases=2, new_users=10)
+SMOKE = dict(group_size=150, ensure=12, missing=4, info_size=300, new_databases=2, new_users=4)
 
 WAYS = {
     "a": "(a) role cloud66.cloud.databases",
@@ -46,6 +46,11 @@ INFO_WAYS = {
     "a": "(a) cloud66_database_info",
     "c": "(c) ansible.builtin.uri loop",
 }
+USER_WAYS = {
+    "a": "(a) role with cloud66_database_users",
+    "b": "(b) loops of cloud66_database, cloud66_database_user",
+}
+SCENARIOS = ("ensure", "info", "noop", "users")
 KINDS = ("list", "users", "writes", "polls", "other")
 
 
@@ -292,6 +297,61 @@ class NoOp(Scenario):
         return []
 
 
+class Users(Scenario):
+    """Provision ``new_databases`` databases and ``new_users`` users in the ensure group: half of the users need an
+    existing database, the other half a new one, and each new database grants the first user."""
+
+    key = "users"
+    ways = USER_WAYS
+
+    def __init__(self, sizes, config):
+        super().__init__(sizes, config)
+        count = sizes["new_users"]
+        self.databases = ["bench_app_%02d" % number for number in range(1, sizes["new_databases"] + 1)]
+        self.usernames = ["bench_user_%02d" % number for number in range(1, count + 1)]
+        existing = "bench_%04d" % max(1, sizes["group_size"] // 2)
+        self.users = [{"username": username,
+                       "databases": [existing] if index % 2 else [self.databases[index // 2 % len(self.databases)]]}
+                      for index, username in enumerate(self.usernames)]
+        self.users[0]["databases"] = list(self.databases)
+        self.title = ("Scenario 4: provision %d databases and %d users (half of them on the new databases) in a group "
+                      "of %d, %g s per action, list lag %g s"
+                      % (len(self.databases), count, sizes["group_size"], config["action_seconds"], config["list_lag_seconds"]))
+
+    def minimum(self):
+        size, writes = self.sizes["group_size"], len(self.databases) + len(self.usernames)
+        parts = [
+            (pages(size), "%d list page%s: every page, the new names are missing" % (pages(size), plural(pages(size)))),
+            (1, "1 database-users page: the users that exist"),
+            (writes, "%d POSTs, one per database and user" % writes),
+            (2, "2 action polls: the user that the databases grant, then the databases the other users need"),
+            (2, "2 list pages (the first and the last) for the uids of the new databases"),
+            (1, "1 database-users page for the uid of the user the databases grant"),
+            (1, "1 action poll for the last users"),
+        ]
+        return sum(part[0] for part in parts), [part[1] for part in parts]
+
+    def playbook(self, way):
+        return {"a": "users_role.yml", "b": "users_loop.yml"}[way]
+
+    def extra_vars(self, way):
+        databases = [{"name": name, "database_users": [self.usernames[0]]} for name in self.databases]
+        return {"bench_server_group_id": str(ENSURE_GROUP), "bench_databases": databases, "bench_users": self.users}
+
+    def check(self, way, log, state):
+        problems = []
+        group = [group for group in state["groups"] if group["server_group_id"] == ENSURE_GROUP][0]
+        users = dict((user["username"], user) for user in group["database_users"])
+        for wanted in self.users:
+            if sorted(users.get(wanted["username"], {}).get("databases", [])) != sorted(wanted["databases"]):
+                problems.append("user %s has databases %s, not %s" % (wanted["username"], users.get(
+                    wanted["username"], {}).get("databases"), wanted["databases"]))
+        posts = [entry for entry in log if entry["method"] == "POST"]
+        if len(posts) != len(self.databases) + len(self.users):
+            problems.append("expected one POST per database and user, saw %d" % len(posts))
+        return problems
+
+
 def _ranges(numbers):
     if not numbers:
         return "none"
@@ -430,6 +490,20 @@ def targets(args, scenarios, minimums, results):
         if "c" in info:
             checks.append(("info: the uri loop, for comparison", None,
                            "%d requests for %d pages" % (info["c"]["requests"], expected)))
+    users = results.get("users")
+    if users and "a" in users:
+        # The minimum leaves out the reads that wait for a lagging list, so it is reported, not enforced.
+        role, minimum = users["a"], minimums["users"]
+        checks.append(("users: role requests against the minimum", None,
+                       "%d requests, minimum %d without list lag (%.2fx)"
+                       % (role["requests"], minimum, ratio(role["requests"], minimum))))
+        if "b" in users:
+            loop = users["b"]
+            checks.append(("users: role sends at least 1.5x fewer requests than (b)",
+                           1.5 * role["requests"] <= loop["requests"],
+                           "(b) %d / (a) %d = %.1fx; wall %.1f s vs %.1f s" % (
+                               loop["requests"], role["requests"], ratio(loop["requests"], role["requests"]),
+                               loop["wall"], role["wall"])))
     noop = results.get("noop")
     if noop and "a" in noop:
         role, minimum = noop["a"], minimums["noop"]
@@ -456,7 +530,9 @@ def parse_args(argv):
     parser.add_argument("--ensure", type=int, help="databases to ensure (default 40, smoke %d)" % SMOKE["ensure"])
     parser.add_argument("--missing", type=int, help="of those, how many are missing (default 10, smoke %d)" % SMOKE["missing"])
     parser.add_argument("--info-size", type=int, help="databases in the info group (default 3000, smoke %d)" % SMOKE["info_size"])
-    parser.add_argument("--scenarios", default="ensure,info,noop", help="comma-separated subset of ensure,info,noop")
+    parser.add_argument("--new-users", type=int, help="users to provision in the users scenario (default 10, smoke %d)"
+                        % SMOKE["new_users"])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of %s" % ",".join(SCENARIOS))
     parser.add_argument("--ways", default="a,b,c", help="comma-separated subset of a,b,c")
     parser.add_argument("--uri-delay", type=int, default=3, help="seconds between the uri playbook's polls (default 3)")
     parser.add_argument("--way-timeout", type=int, default=3600, help="seconds one playbook may take (default 3600)")
@@ -465,7 +541,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     sizes = dict(SMOKE if args.smoke else FULL)
     for key in sizes:
-        if getattr(args, key) is not None:
+        if getattr(args, key, None) is not None:
             sizes[key] = getattr(args, key)
     if not 0 <= sizes["missing"] <= sizes["ensure"] or sizes["ensure"] < 1:
         parser.error("need 1 <= --ensure and 0 <= --missing <= --ensure")
@@ -474,7 +550,9 @@ def parse_args(argv):
     args.sizes = sizes
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     args.ways = [way.strip() for way in args.ways.split(",") if way.strip()]
-    if set(args.scenarios) - {"ensure", "info", "noop"} or set(args.ways) - set(WAYS):
+    if sizes["new_users"] < 2:
+        parser.error("need --new-users of at least 2")
+    if set(args.scenarios) - set(SCENARIOS) or set(args.ways) - set(WAYS):
         parser.error("unknown scenario or way")
     return args
 
@@ -487,7 +565,7 @@ def main(argv=None):
     os.makedirs(logdir, exist_ok=True)
     fixture_data = fixture(args.sizes)
     runner = Runner(args, sim, fixture_data, logdir)
-    classes = {"ensure": Ensure, "info": Info, "noop": NoOp}
+    classes = {"ensure": Ensure, "info": Info, "noop": NoOp, "users": Users}
     scenarios = dict((name, classes[name](args.sizes, config)) for name in args.scenarios)
 
     print("Cloud66 collection benchmark, %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))

@@ -246,7 +246,7 @@ class Action:
         else:
             status = 'queued'
             updated = self.created
-        if self.action_type == 'database_delete':
+        if self.action_type.endswith('_delete'):
             resource_id = self.resource_uid
         else:
             resource_id = self.resource_uid if finished and self.success else None
@@ -322,10 +322,17 @@ class Group:
             self.inflight = [action for action in self.inflight if not action.finished(now)]
 
     def live_users(self, now):
-        return [user for user in self.users if user['born'] <= now]
+        return [user for user in self.users if _db_exists(user, now)]
 
     def user_names(self, now):
-        return dict((user['uid'], user['username']) for user in self.users if user['born'] <= now)
+        return dict((user['uid'], user['username']) for user in self.live_users(now))
+
+
+def _password(user, now):
+    """The user's password as it is at ``now``: a regenerated one counts once its action has finished."""
+    if user['next_password'] is not None and now >= user['password_at']:
+        return user['next_password']
+    return user['password']
 
 
 def _db_exists(record, now):
@@ -446,7 +453,11 @@ class World:
                 'username': username,
                 'user_type': user_type,
                 'created_at': user.get('created_at', FIXTURE_TIME),
+                'password': user.get('password') or 'pw_' + _stable_hex(stack['uid'], group_id, 'password', username),
+                'next_password': None,
+                'password_at': None,
                 'born': 0.0,
+                'dies': None,
             }
             by_name[username] = record['uid']
             by_name[record['uid']] = record['uid']
@@ -518,6 +529,8 @@ _ROUTE_TABLE = (
     ('DELETE', _GROUP + r'/databases/(?P<database>[^/]+)', 'admin', '_api_delete_database'),
     ('GET', _GROUP + r'/database_users', 'public', '_api_list_users'),
     ('POST', _GROUP + r'/database_users', 'admin', '_api_create_user'),
+    ('DELETE', _GROUP + r'/database_users/(?P<user>[^/]+)', 'admin', '_api_delete_user'),
+    ('POST', _GROUP + r'/database_users/(?P<user>[^/]+)/regenerate_password', 'admin', '_api_regenerate_password'),
     ('GET', _STACK + r'/actions', 'public', '_api_list_actions'),
     ('GET', _STACK + r'/actions/(?P<action>[^/]+)', 'public', '_api_get_action'),
 )
@@ -982,24 +995,30 @@ class Simulator:
         }
 
     @staticmethod
-    def _render_user(user, databases, now, group=None, profile='endpoint'):
+    def _render_user(user, databases, now, group=None, profile='endpoint', show_password=False):
         if profile == 'model':
+            # The model page has the password fields on every user; the password itself only with show_password.
             return {
                 'uid': user['uid'],
                 'stack_uid': group.stack_uid,
                 'server_group_id': group.id,
                 'username': user['username'],
                 'host': '%',
+                'password': _password(user, now) if show_password else None,
+                'password_hash': '*' + hashlib.sha1(_password(user, now).encode('utf-8')).hexdigest().upper(),
                 'created_at_iso': user['created_at'],
                 'updated_at_iso': user['created_at'],
             }
-        return {
+        record = {
             'uid': user['uid'],
             'username': user['username'],
             'databases': [db['name'] for db in databases if _db_exists(db, now) and user['uid'] in db['user_uids']],
             'user_type': user['user_type'],
             'created_at': user['created_at'],
         }
+        if show_password:
+            record['password'] = _password(user, now)
+        return record
 
     def _group_types(self):
         types = self.config['group_types']
@@ -1104,10 +1123,16 @@ class Simulator:
 
     def _api_list_users(self, ctx, params, account, now, fail_message):
         group = self._group(params, account, True)[1]
-        users = group.live_users(now)
+        show = str(ctx.query.get('show_password', '')).lower() in ('true', '1')
+        if show and 'admin' not in self.world.tokens[ctx.token]['scopes']:
+            raise SimError(403, "show_password requires edit rights on the stack (a token with the 'admin' scope)")
+        lag = self.config['list_lag_seconds']
+        if any(user['dies'] is not None and now >= user['dies'] + lag for user in group.users):
+            group.users = [user for user in group.users if user['dies'] is None or now < user['dies'] + lag]
+        listed = [user for user in group.users if _db_listed(user, now, lag)]
         profile = self.config['profile']
-        return 200, paginate(users, ctx.query, lambda user: self._render_user(user, group.databases, now, group, profile),
-                             profile)
+        return 200, paginate(listed, ctx.query,
+                             lambda user: self._render_user(user, group.databases, now, group, profile, show), profile)
 
     def _api_create_user(self, ctx, params, account, now, fail_message):
         stack, group = self._group(params, account, True)
@@ -1122,7 +1147,7 @@ class Simulator:
         if user_type not in USER_TYPES:
             raise _bad("Invalid user_type '%s': it must be application or readonly" % (user_type,))
         group.prune(now)
-        taken = any(user['username'] == username for user in group.users)
+        taken = any(user['username'] == username and (user['dies'] is None or now < user['dies']) for user in group.users)
         taken = taken or any(a.action_type == 'database_user_create' and a.subject == username for a in group.inflight)
         if taken:
             raise self._duplicate("Database user '%s' already exists" % username)
@@ -1142,12 +1167,40 @@ class Simulator:
         user_uid = 'user_' + _random_hex()
         action = self._start_action(stack, group, 'database_user_create', 'database_user', user_uid, username, now, fail_message)
         if action.success:
-            user = {'uid': user_uid, 'username': username, 'user_type': user_type}
+            user = {'uid': user_uid, 'username': username, 'user_type': user_type, 'password': 'pw_' + uuid.uuid4().hex,
+                    'next_password': None, 'password_at': None, 'dies': None}
             action.takes_effect(user, 'born')
             group.users.append(user)
             for db in targets:
                 if user_uid not in db['user_uids']:
                     db['user_uids'].append(user_uid)
+        return 200, {'response': self._render_action(action, now)}
+
+    def _live_user(self, params, account, now):
+        stack, group = self._group(params, account, True)
+        for user in group.users:
+            if user['uid'] == params['user'] and _db_exists(user, now):
+                return stack, group, user
+        raise SimError(404, 'Database user not found')
+
+    def _api_delete_user(self, ctx, params, account, now, fail_message):
+        stack, group, user = self._live_user(params, account, now)
+        group.prune(now)
+        action = self._start_action(stack, group, 'database_user_delete', 'database_user', user['uid'], user['username'], now,
+                                    fail_message)
+        if action.success and (user['dies'] is None or action.finish_at < user['dies']):
+            action.takes_effect(user, 'dies')
+        return 200, {'response': self._render_action(action, now)}
+
+    def _api_regenerate_password(self, ctx, params, account, now, fail_message):
+        stack, group, user = self._live_user(params, account, now)
+        group.prune(now)
+        action = self._start_action(stack, group, 'database_user_password_change', 'database_user', user['uid'],
+                                    user['username'], now, fail_message)
+        if action.success:
+            user['password'] = _password(user, now)
+            user['next_password'] = 'pw_' + uuid.uuid4().hex
+            action.takes_effect(user, 'password_at')
         return 200, {'response': self._render_action(action, now)}
 
     def _api_list_actions(self, ctx, params, account, now, fail_message):
@@ -1248,7 +1301,8 @@ class Simulator:
                         'server_group_id': group.id,
                         'type': group.type,
                         'databases': databases,
-                        'database_users': [self._render_user(user, group.databases, now) for user in group.live_users(now)],
+                        'database_users': [dict(self._render_user(user, group.databases, now, show_password=True),
+                                                listed=_db_listed(user, now, lag)) for user in group.live_users(now)],
                         'pending': [self._state_action(action, now, shape) for action in group.inflight],
                     })
             actions = [self._state_action(self.world.actions[action_id], now, shape) for action_id in self.world.action_order]

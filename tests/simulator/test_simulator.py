@@ -125,6 +125,22 @@ def wait_listed(sim, name, present=True, group=MYSQL, timeout=5.0):
     raise AssertionError('%s never became %s' % (name, 'listed' if present else 'unlisted'))
 
 
+def listed_users(sim, group=MYSQL, show_password=False, token=ADMIN):
+    resp = api(sim, 'GET', group + '/database_users' + ('?show_password=true' if show_password else ''), token=token)
+    assert resp.status == 200, resp
+    return dict((user['username'], user) for user in resp.json['response'])
+
+
+def wait_user(sim, username, present=True, timeout=5.0, **kwargs):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        users = listed_users(sim, **kwargs)
+        if (username in users) == present:
+            return users.get(username)
+        time.sleep(0.03)
+    raise AssertionError('%s never became %s' % (username, 'listed' if present else 'unlisted'))
+
+
 def state_group(sim, stack, group_id):
     state = control(sim, 'GET', '/state').json
     for group in state['groups']:
@@ -440,8 +456,7 @@ def test_database_users(sim):
     assert action['action_type'] == 'database_user_create'
     done = wait_finished(sim, action['id'])
     assert done['resource_id'].startswith('user_')
-    users = api(sim, 'GET', MYSQL + '/database_users').json['response']
-    new = [u for u in users if u['username'] == 'report_user'][0]
+    new = wait_user(sim, 'report_user')
     assert new['databases'] == ['analytics_db'] and new['user_type'] == 'readonly'
     assert create_db(sim, 'with_new_user', [new['uid']]).status == 200
     analytics = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['name'] == 'analytics_db'][0]
@@ -450,6 +465,63 @@ def test_database_users(sim):
     assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'x', 'user_type': 'root'}).status == 400
     assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'y', 'database_ids': ['db_nope']}).status == 400
     assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'z'}, token=READ).status == 403
+
+
+def test_database_user_list_lags_and_hides_passwords(sim):
+    control(sim, 'POST', '/config', {'action_seconds': 0.1, 'queue_seconds': 0.0, 'list_lag_seconds': 30})
+    action = api(sim, 'POST', MYSQL + '/database_users', {'username': 'lagging', 'user_type': 'application'}).json['response']
+    wait_finished(sim, action['id'])
+    assert 'lagging' not in listed_users(sim)
+    in_state = [user for user in state_group(sim, SHOP, 42)['database_users'] if user['username'] == 'lagging'][0]
+    assert in_state['listed'] is False and in_state['password'].startswith('pw_')
+    # A second create of the same name is refused even while the list does not show the first one yet.
+    again = api(sim, 'POST', MYSQL + '/database_users', {'username': 'lagging'})
+    assert again.status == 400 and 'already exists' in again.json['error_description']
+    control(sim, 'POST', '/config', {'list_lag_seconds': 0})
+    users = listed_users(sim)
+    assert 'password' not in users['lagging'] and 'password' not in users['app_user']
+    shown = listed_users(sim, show_password=True)
+    assert shown['lagging']['password'] == in_state['password']
+    forbidden = api(sim, 'GET', MYSQL + '/database_users?show_password=true', token=READ)
+    assert forbidden.status == 403 and 'admin' in forbidden.json['error_description']
+    assert 'password' not in listed_users(sim, token=READ)['app_user']
+
+
+def test_database_user_regenerate_and_delete(sim):
+    control(sim, 'POST', '/config', {'action_seconds': 0.2, 'queue_seconds': 0.0, 'list_lag_seconds': 0})
+    before = listed_users(sim, show_password=True)['app_user']
+    resp = api(sim, 'POST', MYSQL + '/database_users/%s/regenerate_password' % before['uid'])
+    assert resp.status == 200, resp
+    action = resp.json['response']
+    assert action['action_type'] == 'database_user_password_change'
+    assert listed_users(sim, show_password=True)['app_user']['password'] == before['password']
+    wait_finished(sim, action['id'])
+    after = listed_users(sim, show_password=True)['app_user']['password']
+    assert after != before['password'] and after.startswith('pw_')
+    assert api(sim, 'POST', MYSQL + '/database_users/user_nope/regenerate_password').status == 404
+    assert api(sim, 'POST', MYSQL + '/database_users/%s/regenerate_password' % before['uid'], token=READ).status == 403
+
+    deleted = api(sim, 'DELETE', MYSQL + '/database_users/%s' % before['uid']).json['response']
+    assert deleted['action_type'] == 'database_user_delete' and deleted['resource_id'] == before['uid']
+    wait_finished(sim, deleted['id'])
+    wait_user(sim, 'app_user', present=False)
+    assert listed_names(sim) == ['app_production', 'analytics_db']
+    analytics = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['name'] == 'analytics_db'][0]
+    assert analytics['users'] == []
+    assert api(sim, 'DELETE', MYSQL + '/database_users/%s' % before['uid']).status == 404
+    # The name is free again once the user is gone.
+    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'}).status == 200
+
+
+def test_model_profile_users_carry_password_fields(sim):
+    control(sim, 'POST', '/config', {'profile': 'model', 'list_lag_seconds': 0})
+    hidden = listed_users(sim)['app_user']
+    assert hidden['password'] is None and hidden['password_hash'].startswith('*')
+    assert 'databases' not in hidden and 'user_type' not in hidden and hidden['created_at_iso']
+    shown = listed_users(sim, show_password=True)['app_user']
+    assert shown['password'] == state_group(sim, SHOP, 42)['database_users'][0]['password']
+    again = api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'})
+    assert again.status == 409
 
 
 def test_fault_status_with_headers(sim):
