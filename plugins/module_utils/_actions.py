@@ -178,7 +178,7 @@ class ActionWaiter:
         found = {}
         pages = self.client.pages(api_path("stacks", self.stack_id, "actions"), retries=0)
         for page, items in enumerate(pages, start=1):
-            found.update((item["id"], item) for item in items if item.get("id") in wanted)
+            found.update((item["id"], item) for item in items if isinstance(item.get("id"), (int, str)) and item["id"] in wanted)
             if wanted.issubset(found) or page >= last_page:
                 break
             if numeric and any(isinstance(item.get("id"), int) and item["id"] < oldest for item in items):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ._actions import wait_until
-from ._client import Cloud66Error, api_path
+from ._actions import FAILED, action_outcome, wait_until
+from ._client import Cloud66Error, api_path, response_of
 from ._stacks import STACK_NOT_FOUND
 
 ALREADY_EXISTS = re.compile(r"already (exists|been taken)", re.IGNORECASE)
@@ -32,7 +32,8 @@ def name_problem(name):
 
 def users_warning(record, usernames):
     """The warning for an existing database whose users differ from the requested ones, or None."""
-    current = sorted(record.get("users") or [])
+    users = record.get("users")
+    current = sorted(str(user) for user in users) if isinstance(users, list) else []
     if usernames is None or sorted(usernames) == current:
         return None
     return ("Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
@@ -58,7 +59,7 @@ class DatabaseGroup:
         for items in self._pages(self.path):
             matches = [item for item in items if item.get(key) == value]
             if len(matches) > 1:
-                uids = ", ".join(match.get("uid", "?") for match in matches)
+                uids = ", ".join(str(match.get("uid", "?")) for match in matches)
                 raise Cloud66Error("Server group %s of stack %s lists %d databases with %s %r (uids %s); refusing to "
                                    "pick one. Target one by uid instead."
                                    % (self.server_group_id, self.stack_id, len(matches), key, value, uids))
@@ -82,7 +83,7 @@ class DatabaseGroup:
             return found
         for items in self._pages(self.path):
             for item in items:
-                if item.get("name") in wanted:
+                if isinstance(item.get("name"), str) and item["name"] in wanted:
                     found.setdefault(item["name"], []).append(item)
             if wanted.issubset(found):
                 break
@@ -95,14 +96,19 @@ class DatabaseGroup:
             self._users = [user for items in self._pages(path) for user in items]
         return self._users
 
+    def _user_pairs(self):
+        """(uid, username) of every listed user whose uid and username are both strings; others cannot be named."""
+        return [(user["uid"], user["username"]) for user in self.users()
+                if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)]
+
     def usernames(self, user_ids):
         """Map database user uids to usernames (uids Cloud66 does not know stay as they are)."""
-        known = dict((user.get("uid"), user.get("username")) for user in self.users())
+        known = dict(self._user_pairs())
         return [known.get(user_id, user_id) for user_id in user_ids]
 
     def user_ids(self, usernames):
         """Map usernames to database user uids; an unknown username is an error that lists the known ones."""
-        known = dict((user.get("username"), user.get("uid")) for user in self.users())
+        known = dict((username, uid) for uid, username in self._user_pairs())
         unknown = [username for username in usernames if username not in known]
         if unknown:
             raise Cloud66Error("Server group %s of stack %s has no database user named %s. Its users: %s."
@@ -120,33 +126,36 @@ class DatabaseGroup:
     def create(self, name, user_ids):
         """Start creating a database. Returns (action, created); action is None when no new action was started.
 
-        A POST whose answer was lost is never repeated blindly: the name is looked up first, and a
+        A POST whose answer was lost or unexpected is never repeated blindly: the name is looked up first, and a
         "name already exists" answer to a repeated POST means the lost one went through.
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
         return self._write(lambda: self.client.post(self.path, body),
                            done_already=lambda exc: exc.status == 400 and bool(ALREADY_EXISTS.search(exc.description or "")),
-                           took_effect=lambda: self.find(name=name) is not None)
+                           took_effect=lambda: {} if self.find(name=name) is not None else None)
 
     def delete(self, uid):
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
+        if not isinstance(uid, str) or not uid.strip():
+            raise Cloud66Error("Server group %s of stack %s lists the database without a usable uid (got %r); it cannot "
+                               "be deleted through the API." % (self.server_group_id, self.stack_id, uid))
         path = self.path + api_path(uid)
-        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
+        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
+                           took_effect=lambda: self._delete_started(uid))
 
-    def _write(self, send, done_already, took_effect=None):
-        """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.
+    def _write(self, send, done_already, took_effect):
+        """Send a create or delete; after any answer that leaves its fate unknown, look before sending it again.
 
         Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
         already; after an earlier ambiguous attempt that answer means the earlier attempt went through.
+        ``took_effect()`` looks whether an earlier attempt was carried out: the action it started, {} when that is
+        known without an action, or None.
         """
         attempt = 0
         while True:
             attempt += 1
             try:
-                body = send()
-                # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
-                action = body.get("response") if isinstance(body, dict) else None
-                return (action if isinstance(action, dict) else {}), True
+                return _started_action(send()), True
             except Cloud66Error as exc:
                 if done_already(exc):
                     return None, attempt > 1
@@ -154,14 +163,38 @@ class DatabaseGroup:
                     raise self._missing_parent(exc)
                 if not exc.ambiguous:
                     raise
-                if attempt > self.client.retries:
-                    exc.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
-                                   "server group before running again." % (exc.message, attempt))
-                    exc.attempts = attempt
-                    raise
-                self.client.sleep(self.client.backoff(attempt))
-            if took_effect is not None and took_effect():
-                return None, True
+                error = exc
+            try:
+                action = took_effect()
+            except Cloud66Error as look_error:
+                error.message = ("%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
+                                 "before running again." % (error.message, look_error.message))
+                raise error
+            if action is not None:
+                return action or None, True
+            if not error.transient or attempt > self.client.retries:
+                error.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
+                                 "server group before running again." % (error.message, attempt))
+                error.attempts = attempt
+                raise error
+            left = self.client.time_left()
+            wait = self.client.backoff(attempt)
+            if left is not None and wait >= left:
+                error.message = ("%s wait_timeout ran out before it could be sent again; Cloud66 did not list it as "
+                                 "done, look at the server group before running again." % error.message)
+                raise error
+            self.client.sleep(wait)
+
+    def _delete_started(self, uid):
+        """The delete action of database ``uid`` that the newest page of the stack's actions shows, {} when the
+        list no longer shows the database, or None when neither tells that a delete was carried out."""
+        path = api_path("stacks", self.stack_id, "actions")
+        actions = response_of(self.client.get(path, params={"page": 1}), list, "GET %s" % path)
+        for action in actions:
+            if (action.get("resource_id") == uid and "delete" in str(action.get("action_type") or action.get("action"))
+                    and _started_action({"response": action}) and action_outcome(action) != FAILED):
+                return action
+        return {} if self.find(uid=uid) is None else None
 
     def wait_listed(self, name, deadline):
         """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
@@ -185,13 +218,27 @@ class DatabaseGroup:
             raise
 
     def _missing_parent(self, exc):
-        """Say which of stack and server group is missing, at the cost of one request on this failure path."""
+        """Say which of stack and server group is missing, at the cost of one request on this failure path.
+
+        That look is optional: when it fails, the message says that either could be the missing one.
+        """
         try:
             self.client.get(api_path("stacks", self.stack_id))
         except Cloud66Error as stack_error:
             if stack_error.status != 404:
-                raise
+                message = ("Server group %s of stack %s was not found (the database list answered 404), or the stack "
+                           "itself is missing: looking the stack up to tell which failed: %s"
+                           % (self.server_group_id, self.stack_id, stack_error.message))
+                return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
             message = STACK_NOT_FOUND % self.stack_id
         else:
             message = "Server group %s was not found in stack %s." % (self.server_group_id, self.stack_id)
         return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
+
+
+def _started_action(body):
+    """The action in the answer to a create or delete, or {} when the answer holds none with a usable id."""
+    action = body.get("response") if isinstance(body, dict) else None
+    if isinstance(action, dict) and isinstance(action.get("id"), (int, str)) and not isinstance(action.get("id"), bool):
+        return action
+    return {}

@@ -219,7 +219,7 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self._follow(group, *group.delete(record["uid"])):
+        if self._follow(group, *group.delete(record.get("uid"))):
             group.wait_unlisted(record["uid"], self.deadline)
 
     def _follow(self, group, action, acted):

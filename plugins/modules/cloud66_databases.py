@@ -220,7 +220,7 @@ class Cloud66Databases(Cloud66Module):
     def _plan(self, group, item, records):
         if len(records) > 1:
             self.fail("Server group lists %d databases named %r (uids %s); refusing to pick one."
-                      % (len(records), item["name"], ", ".join(record.get("uid", "?") for record in records)))
+                      % (len(records), item["name"], ", ".join(str(record.get("uid", "?")) for record in records)))
         record = records[0] if records else {}
         warning = record and users_warning(record, group.requested_usernames(item["database_users"], item["database_user_ids"]))
         if warning:
@@ -236,7 +236,7 @@ class Cloud66Databases(Cloud66Module):
     @staticmethod
     def _start(group, entry, user_ids):
         if entry["state"] == "absent":
-            action, entry["changed"] = group.delete(entry["database"]["uid"])
+            action, entry["changed"] = group.delete(entry["database"].get("uid"))
             entry["database"] = {}
         else:
             action, entry["changed"] = group.create(entry["name"], user_ids)

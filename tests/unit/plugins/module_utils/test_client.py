@@ -393,18 +393,19 @@ def test_long_non_json_error_body_is_cut(api):
     assert "x" * 201 not in error.message
 
 
-def test_non_json_success_body_is_an_error(api):
+def test_non_json_success_body_is_a_transient_error(api):
     api.add(responses.GET, BASE + "/stacks", status=200, body="<html><body>Welcome to nginx!</body></html>",
             content_type="text/html")
     client, sleeps = make_client()
     error = expect_error(client.get, "/stacks")
-    assert "not JSON" in error.message
+    assert "not JSON (Welcome to nginx!)" in error.message
     assert "200" in error.message
     assert BASE in error.message
+    assert "Gave up after 4 attempts" in error.message
     assert error.status == 200
-    assert not error.transient
-    assert len(api.calls) == 1
-    assert sleeps == []
+    assert error.transient and not error.ambiguous
+    assert len(api.calls) == 4
+    assert len(sleeps) == 3
 
 
 @pytest.mark.parametrize("method, status", [("GET", 301), ("GET", 302), ("POST", 307), ("DELETE", 308)])
@@ -525,12 +526,23 @@ def test_retry_after_as_a_past_http_date_means_no_wait(api):
     assert sleeps == [0.0]
 
 
-def test_absurd_retry_after_is_capped(api):
+def test_retry_after_beyond_the_cap_fails_at_once(api):
     api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "86400"})
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "asked to wait 86400 s" in error.message
+    assert "the 120 s this collection waits at most" in error.message
+    assert sleeps == []
+    assert len(api.calls) == 1
+
+
+def test_retry_after_up_to_the_cap_is_honoured(api):
+    api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "120"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
     client.get("/stacks")
-    assert sleeps == [client.backoff_cap * 4]
+    assert sleeps == [120.0]
 
 
 def test_unparsable_retry_after_falls_back_to_backoff(api):
