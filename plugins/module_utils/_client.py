@@ -41,6 +41,9 @@ RETRY_AFTER_CAP = 120
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PAGES = 500
 EXCERPT_LENGTH = 200
+# Only this much of a server's text is looked at for an excerpt. A token cut at its end leaves a fragment that is
+# either hidden like any other fragment or shorter than SECRET_FRAGMENT.
+EXCERPT_SCAN = 64 * 1024
 READ_CHUNK = 64 * 1024
 # A token fragment at least this long is hidden from any server text shown to the user.
 SECRET_FRAGMENT = 8
@@ -199,7 +202,7 @@ def strip_tags(text):
 
 def excerpt(text, secret, length=EXCERPT_LENGTH):
     """Server text fit to show: the secret scrubbed first, then tags stripped, spaces folded, and cut."""
-    text = " ".join(strip_tags(scrub(text, secret)).split())
+    text = " ".join(strip_tags(scrub(text[:EXCERPT_SCAN], secret)).split())
     return text if len(text) <= length else text[:length] + "..."
 
 

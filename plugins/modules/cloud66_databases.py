@@ -72,7 +72,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds in total the module may wait for all actions together.
+      - How many seconds in total the module may take with O(wait=true), for its requests, their retries and all
+        actions together: no request or sleep runs past it.
+      - Between 1 and 86400 with O(wait=true).
     type: int
     default: 600
 seealso:
