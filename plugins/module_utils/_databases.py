@@ -172,7 +172,10 @@ class DatabaseGroup:
                 raise error
             if action is not None:
                 return action or None, True
-            if not error.transient or attempt > self.client.retries:
+            if not error.transient:
+                error.message = "%s Looked again: Cloud66 does not show it as carried out." % error.message
+                raise error
+            if attempt > self.client.retries:
                 error.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
                                  "server group before running again." % (error.message, attempt))
                 error.attempts = attempt
