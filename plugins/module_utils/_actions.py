@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ._client import Cloud66Error, api_path, response_of
+from ._client import BudgetSpent, Cloud66Error, api_path, response_of
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
@@ -92,14 +92,17 @@ def wait_until(check, deadline, describe, check_first=True):
     interval = FIRST_POLL_INTERVAL
     if not check_first and not deadline.sleep(interval):
         raise WaitTimeout(describe())
+    last_error = None
     while True:
-        last_error = None
         try:
             result = check()
+            last_error = None
         except Cloud66Error as exc:
             if not exc.transient:
                 raise
-            last_error = exc
+            # A look the budget no longer let the client send tells less than the failed look before it.
+            if last_error is None or not isinstance(exc, BudgetSpent):
+                last_error = exc
             result = None
         if result is not None:
             return result

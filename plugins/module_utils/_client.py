@@ -80,6 +80,13 @@ class Cloud66Error(Exception):
         return details
 
 
+class BudgetSpent(Cloud66Error):
+    """A request that was not sent because the run's deadline had passed."""
+
+    def __init__(self, message):
+        super().__init__(message, transient=True, attempts=0)
+
+
 def is_loopback(host):
     if host == "localhost":
         return True
@@ -338,13 +345,15 @@ class Cloud66Client:
         decides, after looking again, whether to send it anew. No attempt and no sleep runs past the deadline.
         """
         retries = self.retries if retries is None else retries
-        attempt = 0
+        attempt, error = 0, None
         while True:
             attempt += 1
             left = self.time_left()
             if left is not None and left <= 0:
-                raise Cloud66Error("%s %s was not sent: wait_timeout is spent." % (method, path), transient=True,
-                                   attempts=attempt - 1)
+                if error is None:
+                    raise BudgetSpent("%s %s was not sent: wait_timeout is spent." % (method, path))
+                error.message = "%s wait_timeout ran out before another attempt." % error.message
+                raise error
             error, wait = self._attempt(method, path, params, body, attempt)
             if error is None:
                 return wait

@@ -76,7 +76,7 @@ options:
   wait_timeout:
     description:
       - How many seconds in total the module may take with O(wait=true), for its requests, their retries, the action
-        and the list to catch up: no request or sleep runs past it.
+        and the list to catch up. No request or sleep runs past it.
       - Between 1 and 86400 with O(wait=true).
     type: int
     default: 600

@@ -73,7 +73,7 @@ options:
   wait_timeout:
     description:
       - How many seconds in total the module may take with O(wait=true), for its requests, their retries and all
-        actions together: no request or sleep runs past it.
+        actions together. No request or sleep runs past it.
       - Between 1 and 86400 with O(wait=true).
     type: int
     default: 600
