@@ -190,9 +190,18 @@ class DatabaseGroup:
 
     def _delete_started(self, uid):
         """The delete action of database ``uid`` that the newest page of the stack's actions shows, {} when the
-        list no longer shows the database, or None when neither tells that a delete was carried out."""
+        list no longer shows the database, or None when neither tells that a delete was carried out.
+
+        The newest page is the first one when the list is newest first, else the last one (read as well).
+        """
         path = api_path("stacks", self.stack_id, "actions")
-        actions = response_of(self.client.get(path, params={"page": 1}), list, "GET %s" % path)
+        body = self.client.get(path, params={"page": 1})
+        actions = response_of(body, list, "GET %s" % path)
+        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        pages = pagination.get("pages")
+        ids = [action.get("id") for action in actions if isinstance(action.get("id"), int)]
+        if isinstance(pages, int) and pages > 1 and ids == sorted(ids):
+            actions = response_of(self.client.get(path, params={"page": pages}), list, "GET %s" % path)
         for action in actions:
             if (action.get("resource_id") == uid and "delete" in str(action.get("action_type") or action.get("action"))
                     and _started_action({"response": action}) and action_outcome(action) != FAILED):

@@ -782,8 +782,8 @@ class Simulator:
             headers = {'X-RateLimit-Limit': str(limit), 'X-RateLimit-Remaining': str(self._remaining(ctx.token, time.time()))}
         body = rule['body']
         if rule['effect'] == 'echo_headers':
-            lines = ['%s: %s' % (name, value) for name, value in sorted((request_headers or {}).items(),
-                                                                      key=lambda item: item[0].lower() != 'authorization')]
+            echoed = sorted((request_headers or {}).items(), key=lambda item: item[0].lower() != 'authorization')
+            lines = ['%s: %s' % (name, value) for name, value in echoed]
             body = '%s %s' % (body or '', ' '.join(lines))
         elif body is None:
             body = {'error': ERROR_CODES.get(status, 'error'), 'error_description': 'Simulated fault: HTTP %d' % status}

@@ -492,3 +492,14 @@ def test_wait_unlisted_times_out_with_a_clear_message(api, group, clock):
     assert "db_0009" in str(info.value)
     assert "3 s" in str(info.value)
     assert len(api.calls) == 3
+
+
+def test_delete_look_reads_the_last_page_of_an_oldest_first_action_list(api, group, client_sleeps):
+    started = dict(QUEUED, id=90, action_type="database_delete", resource_id="db_abc123")
+    api.add(responses.DELETE, DATABASES + "/db_abc123", status=502, body="Bad Gateway")
+    add_pages(api, ACTIONS, [[dict(QUEUED, id=number) for number in range(1, 31)], [started]])
+
+    assert group.delete("db_abc123") == (started, True)
+    assert [path for method, path in methods_and_paths(api)] == [
+        "/api/3/stacks/s1/server_groups/42/databases/db_abc123", "/api/3/stacks/s1/actions?page=1",
+        "/api/3/stacks/s1/actions?page=2"]
