@@ -15,6 +15,8 @@ import traceback
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
+from ._records import page_info, whole_number
+
 try:
     import requests
     from urllib3.exceptions import HTTPError as Urllib3Error
@@ -31,15 +33,17 @@ RATE_LIMIT_NOTE = "Cloud66 allows 3,000 API requests per hour for each user."
 # Statuses that come from a gateway or a timeout: the server may or may not have acted on a write.
 GATEWAY_STATUSES = frozenset([408, 502, 504])
 IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS"])
+# No list is read past this many pages (30,000 items at Cloud66's 30 a page): a server that never says "last page"
+# must not keep a task paging forever.
+MAX_PAGES = 1000
 
 SCOPE_FOR_METHOD = {"GET": "public"}
 WRITE_SCOPE = "admin"
 
 # The longest Retry-After honoured: beyond it (or beyond what is left of wait_timeout) the request fails at once.
 RETRY_AFTER_CAP = 120
-# Bounds on what one answer may cost: its body, the pages of one list, and the server text shown in a message.
+# Bounds on what one answer may cost: its body and the server text shown in a message.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-MAX_PAGES = 500
 EXCERPT_LENGTH = 200
 # Only this much of a server's text is looked at for an excerpt. A token cut at its end leaves a fragment that is
 # either hidden like any other fragment or shorter than SECRET_FRAGMENT.
@@ -147,17 +151,6 @@ def response_of(body, kind, target):
         return value
     raise Cloud66Error("%s answered with a body the Cloud66 API does not give: expected a 'response' %s. Is api_url "
                        "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
-
-
-def _number(value):
-    """A whole page number from an answer, or None (also for booleans, fractions, Infinity and NaN)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if number == value or isinstance(value, str) else None
 
 
 def decode_json(data):
@@ -309,29 +302,31 @@ class Cloud66Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
+    def page(self, path, number, retries=None):
+        """One page of a list: (its items, its pagination in the documented spelling)."""
+        body = self.get(path, params={"page": number}, retries=retries)
+        return response_of(body, list, "GET %s" % path), page_info(body)
+
     def pages(self, path, retries=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating.
 
         Stops at the last page (``pages``, or no ``next``), at a page that repeats the one before (a server that
         ignores ``page``), and fails past MAX_PAGES pages.
         """
-        page, previous = 1, None
+        number, previous = 1, None
         while True:
-            body = self.get(path, params={"page": page}, retries=retries)
-            items = response_of(body, list, "GET %s" % path)
+            items, info = self.page(path, number, retries=retries)
             if items and items == previous:
                 return
             yield items
-            pagination = body.get("pagination")
-            pagination = pagination if isinstance(pagination, dict) else {}
-            following, pages = _number(pagination.get("next")), _number(pagination.get("pages"))
-            if not items or not following or (pages is not None and page >= pages):
+            following, pages = whole_number(info.get("next")), whole_number(info.get("pages"))
+            if not items or not following or (pages is not None and number >= pages):
                 return
-            if page >= MAX_PAGES:
-                raise Cloud66Error("GET %s still had a next page after %d pages; stopped there. Is api_url the Cloud66 "
-                                   "API?" % (path, MAX_PAGES))
+            if number >= MAX_PAGES:
+                raise Cloud66Error("GET %s still had more pages after %d; stopped there. Is api_url the Cloud66 API?"
+                                   % (path, MAX_PAGES))
             # A "next" that does not move forward would page forever: step by one instead.
-            page, previous = max(following, page + 1), items
+            number, previous = max(following, number + 1), items
 
     def time_left(self):
         """Seconds left of the run's deadline, or None without one."""

@@ -975,7 +975,7 @@ def test_paging_fails_past_the_ceiling(api, monkeypatch):
     api.add_callback(responses.GET, BASE + "/stacks", callback=lambda request: (200, {}, json.dumps(
         {"response": [{"uid": request.params["page"]}], "pagination": {"next": int(request.params["page"]) + 1}})))
     error = expect_error(lambda: list(make_client()[0].pages("/stacks")))
-    assert "after 3 pages" in error.message
+    assert "more pages after 3" in error.message
     assert len(api.calls) == 3
 
 
