@@ -40,7 +40,7 @@ options:
     description:
       - How many seconds one HTTP request may take, its whole answer included (a body that arrives slowly counts).
       - Between 1 and 600.
-      - With O(wait=true), each request is also cut short by what is left of O(wait_timeout).
+      - In modules with C(wait), each request is also cut short by what is left of C(wait_timeout) when C(wait=true).
     type: int
     default: 30
   api_retries:
