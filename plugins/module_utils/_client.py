@@ -361,7 +361,7 @@ class Cloud66Client:
                 error.message = ("%s Cloud66 asked to wait %d s before trying again (Retry-After), more than %s; not "
                                  "retried." % (error.message, error.retry_after, "the %d s this collection waits at most"
                                                % RETRY_AFTER_CAP if left is None or left > RETRY_AFTER_CAP
-                                               else "the %d s left of wait_timeout" % left))
+                                               else "the %d s left of wait_timeout" % round(left)))
                 raise error
             if left is not None and wait >= left:
                 error.message = "%s wait_timeout runs out before another attempt could be made." % error.message
