@@ -345,10 +345,7 @@ class Cloud66Client:
             attempt += 1
             left = self.time_left()
             if left is not None and left <= 0:
-                if error is None:
-                    raise BudgetSpent("%s %s was not sent: wait_timeout is spent." % (method, path))
-                error.message = "%s wait_timeout ran out before another attempt." % error.message
-                raise error
+                raise _out_of_time(method, path, error)
             error, wait = self._attempt(method, path, params, body, attempt)
             if error is None:
                 return wait
@@ -463,6 +460,14 @@ class Cloud66Client:
     def backoff(self, attempt):
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _out_of_time(method, path, error):
+    """The error to raise when the deadline has passed before an attempt: the previous attempt's, if any."""
+    if error is None:
+        return BudgetSpent("%s %s was not sent: wait_timeout is spent." % (method, path))
+    error.message = "%s wait_timeout ran out before another attempt." % error.message
+    return error
 
 
 def _seconds(value):

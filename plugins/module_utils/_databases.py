@@ -10,7 +10,7 @@ import itertools
 import re
 
 from ._actions import FAILED, action_outcome, wait_until
-from ._client import MAX_PAGES, Cloud66Error, api_path, response_of
+from ._client import MAX_PAGES, Cloud66Error, api_path
 from ._records import action_name, action_record, database_names, database_record, user_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
