@@ -249,7 +249,6 @@ class Action:
         })
         return body
 
-
     def _render_model(self, now, started, finished, success):
         """The AsyncAction model page's shape: named by ``action``, no ``status``, an integer ``resource_id``."""
         return {
