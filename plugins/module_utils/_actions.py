@@ -101,8 +101,8 @@ def wait_until(check, deadline, describe, check_first=True):
         except Cloud66Error as exc:
             if not exc.transient:
                 raise
-            # A look the budget no longer let the client send tells less than the failed look before it.
-            if last_error is None or not isinstance(exc, BudgetSpent):
+            # A look the budget no longer let the client send is no failure to report; the one before it may be.
+            if not isinstance(exc, BudgetSpent):
                 last_error = exc
             result = None
         if result is not None:
