@@ -38,13 +38,18 @@ options:
     default: true
   api_timeout:
     description:
-      - How many seconds to wait for the answer to one HTTP request.
+      - How many seconds one HTTP request may take, its whole answer included (a body that arrives slowly counts).
+      - Between 1 and 600.
+      - In modules with C(wait), each request is also cut short by what is left of C(wait_timeout) when C(wait=true).
     type: int
     default: 30
   api_retries:
     description:
       - How many times to retry a request that met a transient failure (throttling, a gateway error, a dropped
-        connection or a timeout), with exponential backoff and jitter, honouring C(Retry-After).
+        connection, an answer cut off or not JSON, or a timeout), with exponential backoff and jitter, honouring
+        C(Retry-After) up to 120 seconds (a longer C(Retry-After) fails the task at once, saying how long Cloud66 asked
+        to wait).
+      - Between 0 and 20.
       - Requests that create or delete are not repeated blindly; the module first looks again whether the first
         one went through.
     type: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ._client import Cloud66Error, api_path, response_of
+from ._client import BudgetSpent, Cloud66Error, api_path, response_of
 from ._records import action_name, action_record, whole_number
 
 PENDING = "pending"
@@ -93,14 +93,17 @@ def wait_until(check, deadline, describe, check_first=True):
     interval = FIRST_POLL_INTERVAL
     if not check_first and not deadline.sleep(interval):
         raise WaitTimeout(describe())
+    last_error = None
     while True:
-        last_error = None
         try:
             result = check()
+            last_error = None
         except Cloud66Error as exc:
             if not exc.transient:
                 raise
-            last_error = exc
+            # A look the budget no longer let the client send is no failure to report; the one before it may be.
+            if not isinstance(exc, BudgetSpent):
+                last_error = exc
             result = None
         if result is not None:
             return result
@@ -191,7 +194,8 @@ class ActionWaiter:
         number, step, pages = 1, 1, None
         for _read in range(budget):
             items, info = self.client.page(path, number, retries=0)
-            found.update((item["id"], action_record(item)) for item in items if item.get("id") in wanted)
+            found.update((item["id"], action_record(item)) for item in items
+                         if isinstance(item.get("id"), (int, str)) and item["id"] in wanted)
             numbers = [whole_number(item.get("id")) for item in items]
             numbers = [value for value in numbers if value is not None]
             if wanted.issubset(found) or not numbers:

@@ -19,6 +19,7 @@ from ._records import page_info, whole_number
 
 try:
     import requests
+    from urllib3.exceptions import HTTPError as Urllib3Error
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -29,8 +30,8 @@ else:
 DEFAULT_API_URL = "https://app.cloud66.com/api/3"
 RATE_LIMIT_NOTE = "Cloud66 allows 3,000 API requests per hour for each user."
 
-# Statuses that come from a gateway: the server may or may not have acted on a write.
-GATEWAY_STATUSES = frozenset([502, 504])
+# Statuses that come from a gateway or a timeout: the server may or may not have acted on a write.
+GATEWAY_STATUSES = frozenset([408, 502, 504])
 IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS"])
 # No list is read past this many pages (30,000 items at Cloud66's 30 a page): a server that never says "last page"
 # must not keep a task paging forever.
@@ -38,6 +39,20 @@ MAX_PAGES = 1000
 
 SCOPE_FOR_METHOD = {"GET": "public"}
 WRITE_SCOPE = "admin"
+
+# The longest Retry-After honoured: beyond it (or beyond what is left of wait_timeout) the request fails at once.
+RETRY_AFTER_CAP = 120
+# Bounds on what one answer may cost: its body and the server text shown in a message.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+EXCERPT_LENGTH = 200
+# Only this much of a server's text is looked at for an excerpt. A token cut at its end leaves a fragment that is
+# either hidden like any other fragment or shorter than SECRET_FRAGMENT.
+EXCERPT_SCAN = 64 * 1024
+READ_CHUNK = 64 * 1024
+# A token fragment at least this long is hidden from any server text shown to the user.
+SECRET_FRAGMENT = 8
+HIDDEN = "[hidden]"
+ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 class Cloud66Error(Exception):
@@ -47,7 +62,8 @@ class Cloud66Error(Exception):
     ``ambiguous`` marks a write whose fate is unknown: the server may have acted before the answer was lost.
     """
 
-    def __init__(self, message, status=None, error=None, description=None, transient=False, ambiguous=False, attempts=1):
+    def __init__(self, message, status=None, error=None, description=None, transient=False, ambiguous=False, attempts=1,
+                 retry_after=None):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -56,6 +72,7 @@ class Cloud66Error(Exception):
         self.transient = transient
         self.ambiguous = ambiguous
         self.attempts = attempts
+        self.retry_after = retry_after
 
     def details(self):
         """What a module adds to its failure result besides ``msg``."""
@@ -65,6 +82,13 @@ class Cloud66Error(Exception):
         if self.error:
             details["error"] = self.error
         return details
+
+
+class BudgetSpent(Cloud66Error):
+    """A request that was not sent because the run's deadline had passed."""
+
+    def __init__(self, message):
+        super().__init__(message, transient=True, attempts=0)
 
 
 def is_loopback(host):
@@ -110,13 +134,14 @@ def retry_after_seconds(response):
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if ASCII_DIGITS.fullmatch(value):
+        # Only ASCII digits: str.isdigit() also accepts digits such as "\u00b2" that float() refuses.
+        return float(min(int(value[:12]), 10 ** 9))
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return min(max(0.0, moment.timestamp() - time.time()), 10.0 ** 9)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def response_of(body, kind, target):
@@ -128,10 +153,63 @@ def response_of(body, kind, target):
                        "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
 
 
-def describe_body(response):
-    """Return (error code, description) from an error body, JSON or not."""
+def decode_json(data):
+    """The JSON value of a body, or raise ValueError for anything else (also for nesting too deep to read)."""
     try:
-        body = response.json()
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        raise ValueError(str(exc.__class__.__name__))
+
+
+def scrub(text, secret):
+    """``text`` with the secret, and every fragment of it of SECRET_FRAGMENT or more characters, replaced.
+
+    Linear in the length of ``text``: every window of SECRET_FRAGMENT characters is looked up in the set of the
+    secret's windows, and the characters of every window found are hidden.
+    """
+    if not text or not secret:
+        return text
+    size = min(SECRET_FRAGMENT, len(secret))
+    windows = set(secret[start:start + size] for start in range(len(secret) - size + 1))
+    hidden = [False] * len(text)
+    for start in range(len(text) - size + 1):
+        if text[start:start + size] in windows:
+            hidden[start:start + size] = [True] * size
+    if not any(hidden):
+        return text
+    parts, previous = [], False
+    for char, hide in zip(text, hidden):
+        if not hide:
+            parts.append(char)
+        elif not previous:
+            parts.append(HIDDEN)
+        previous = hide
+    return "".join(parts)
+
+
+def strip_tags(text):
+    """Replace every <...> with a space, in one pass (an unclosed '<' ends the stripping)."""
+    parts, position = [], 0
+    while True:
+        start = text.find("<", position)
+        end = text.find(">", start + 1) if start >= 0 else -1
+        if end < 0:
+            parts.append(text[position:])
+            return " ".join(parts)
+        parts.append(text[position:start])
+        position = end + 1
+
+
+def excerpt(text, secret, length=EXCERPT_LENGTH):
+    """Server text fit to show: the secret scrubbed first, then tags stripped, spaces folded, and cut."""
+    text = " ".join(strip_tags(scrub(text[:EXCERPT_SCAN], secret)).split())
+    return text if len(text) <= length else text[:length] + "..."
+
+
+def describe_body(data, secret=None):
+    """Return (error code, description) from the bytes of an error body, JSON or not, scrubbed of ``secret``."""
+    try:
+        body = decode_json(data or b"")
     except ValueError:
         body = None
     if isinstance(body, dict):
@@ -141,26 +219,71 @@ def describe_body(response):
         elif description is not None and not isinstance(description, str):
             description = json.dumps(description, sort_keys=True)
         code = body.get("error")
-        return (code if isinstance(code, str) else None), description
-    text = re.sub(r"<[^>]+>", " ", response.text or "")
-    text = " ".join(text.split())[:200]
+        code = excerpt(code, secret, 60) if isinstance(code, str) else None
+        return code or None, (excerpt(description, secret, 2 * EXCERPT_LENGTH) if description else description)
+    text = excerpt((data or b"").decode("utf-8", "replace"), secret)
     return None, ("a non-JSON body: %s" % text) if text else "an empty body"
 
 
+def _read_body(response, until, clock):
+    """The body of a streamed answer, read in chunks until ``until`` (on ``clock``): a trickling body cannot hold
+    the request past it. Raises _SlowBody, _CutBody or _LargeBody."""
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read
+    chunks, size = [], 0
+    while True:
+        left = until - clock()
+        if left <= 0:
+            raise _SlowBody()
+        connection = getattr(raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(left)
+        try:
+            chunk = read(READ_CHUNK, decode_content=True)
+        except (Urllib3Error, OSError, ValueError) as exc:
+            raise _SlowBody() if "timed out" in str(exc).lower() else _CutBody()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _LargeBody()
+        chunks.append(chunk)
+
+
+class _SlowBody(Exception):
+    pass
+
+
+class _CutBody(Exception):
+    pass
+
+
+class _LargeBody(Exception):
+    pass
+
+
 class Cloud66Client:
-    """One session to the Cloud66 API: authentication, retries with backoff, errors as Cloud66Error, paging."""
+    """One session to the Cloud66 API: authentication, retries with backoff, errors as Cloud66Error, paging.
+
+    ``deadline`` (anything with ``remaining()`` seconds, such as the module's wait budget) bounds every request and
+    every sleep between attempts when set; ``clock`` measures each request's own ``timeout``, body included.
+    """
 
     backoff_base = 1.0
     backoff_cap = 30.0
 
     def __init__(self, api_url, api_token, account_id=None, validate_certs=True, timeout=30, retries=5,
-                 user_agent="cloud66.cloud", sleep=time.sleep):
+                 user_agent="cloud66.cloud", sleep=time.sleep, clock=time.monotonic, deadline=None):
         self.base_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.validate_certs = validate_certs
         self.sleep = sleep
+        self.clock = clock
+        self.deadline = deadline
         self.request_count = 0
+        self._secret = api_token
         # The pagination of the last list page read, for callers that want the list's total count.
         self.last_page = {}
         self.session = requests.Session()
@@ -188,10 +311,16 @@ class Cloud66Client:
         return items, self.last_page
 
     def pages(self, path, retries=None, params=None):
-        """Yield the items of each page in turn; stops as soon as the caller stops iterating."""
-        number = 1
+        """Yield the items of each page in turn; stops as soon as the caller stops iterating.
+
+        Stops at the last page (``pages``, or no ``next``), at a page that repeats the one before (a server that
+        ignores ``page``), and fails past MAX_PAGES pages.
+        """
+        number, previous = 1, None
         while True:
             items, info = self.page(path, number, retries=retries, params=params)
+            if items and items == previous:
+                return
             yield items
             following, pages = whole_number(info.get("next")), whole_number(info.get("pages"))
             if not items or not following or (pages is not None and number >= pages):
@@ -200,19 +329,26 @@ class Cloud66Client:
                 raise Cloud66Error("GET %s still had more pages after %d; stopped there. Is api_url the Cloud66 API?"
                                    % (path, MAX_PAGES))
             # A "next" that does not move forward would page forever: step by one instead.
-            number = max(following, number + 1)
+            number, previous = max(following, number + 1), items
+
+    def time_left(self):
+        """Seconds left of the run's deadline, or None without one."""
+        return None if self.deadline is None else self.deadline.remaining()
 
     def request(self, method, path, params=None, body=None, retries=None):
         """Send one API call and return its decoded body.
 
         Reads are retried on every transient failure. A write is retried only when the server surely did not act
         (throttled, or the connection was never made); otherwise it fails with ``ambiguous`` set and the caller
-        decides, after looking again, whether to send it anew.
+        decides, after looking again, whether to send it anew. No attempt and no sleep runs past the deadline.
         """
         retries = self.retries if retries is None else retries
-        attempt = 0
+        attempt, error = 0, None
         while True:
             attempt += 1
+            left = self.time_left()
+            if left is not None and left <= 0:
+                raise _out_of_time(method, path, error)
             error, wait = self._attempt(method, path, params, body, attempt)
             if error is None:
                 return wait
@@ -220,15 +356,28 @@ class Cloud66Client:
                 if error.transient and attempt > 1:
                     error.message = "%s Gave up after %d attempts." % (error.message, attempt)
                 raise error
+            left = self.time_left()
+            if error.retry_after is not None and error.retry_after > min(RETRY_AFTER_CAP, RETRY_AFTER_CAP if left is None else left):
+                error.message = ("%s Cloud66 asked to wait %d s before trying again (Retry-After), more than %s; not "
+                                 "retried." % (error.message, error.retry_after, "the %d s this collection waits at most"
+                                               % RETRY_AFTER_CAP if left is None or left > RETRY_AFTER_CAP
+                                               else "the %d s left of wait_timeout" % round(left)))
+                raise error
+            if left is not None and wait >= left:
+                error.message = "%s wait_timeout runs out before another attempt could be made." % error.message
+                raise error
             self.sleep(wait)
 
     def _attempt(self, method, path, params, body, attempt):
         """Return (None, decoded body) on success, else (Cloud66Error, seconds to wait before a retry)."""
         target = "%s %s" % (method, path)
         self.request_count += 1
+        left = self.time_left()
+        timeout = self.timeout if left is None else max(0.001, min(self.timeout, left))
+        until = self.clock() + timeout
         try:
-            response = self.session.request(method, self.base_url + path, params=params, json=body, timeout=self.timeout,
-                                            verify=self.validate_certs, allow_redirects=False)
+            response = self.session.request(method, self.base_url + path, params=params, json=body, timeout=timeout,
+                                            verify=self.validate_certs, allow_redirects=False, stream=True)
         except requests.exceptions.SSLError as exc:
             return Cloud66Error("TLS verification failed for %s: %s. Check the CA bundle (REQUESTS_CA_BUNDLE) "
                                 "or, for a test endpoint only, set validate_certs to false." % (self.base_url, exc.__class__.__name__),
@@ -236,46 +385,63 @@ class Cloud66Client:
         except requests.exceptions.ConnectTimeout:
             return self._network_error(target, "timed out while connecting", attempt, sent=False)
         except requests.exceptions.ReadTimeout:
-            return self._network_error(target, "got no answer within %s s" % self.timeout, attempt, sent=True)
+            return self._network_error(target, "got no answer within %s s" % _seconds(timeout), attempt, sent=True)
         except requests.exceptions.ConnectionError as exc:
             sent = not _never_connected(exc)
             reason = "lost the connection before an answer came" if sent else "could not connect to %s" % self.base_url
             return self._network_error(target, reason, attempt, sent=sent)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            return self._network_error(target, "lost the connection part-way through the answer", attempt, sent=True)
         except requests.exceptions.RequestException as exc:
             return Cloud66Error("%s failed: %s" % (target, exc.__class__.__name__), attempts=attempt), 0
         except (ValueError, UnicodeError) as exc:
             # http.client refuses header values it cannot send; its message quotes the header, token included.
             return Cloud66Error("%s could not be sent (%s): check api_token and account_id for stray characters."
                                 % (target, exc.__class__.__name__), attempts=attempt), 0
+        try:
+            data = _read_body(response, until, self.clock)
+        except _SlowBody:
+            return self._network_error(target, "did not get its whole answer within %s s" % _seconds(timeout), attempt, sent=True)
+        except _CutBody:
+            return self._network_error(target, "lost the connection part-way through the answer", attempt, sent=True)
+        except _LargeBody:
+            return self._network_error(target, "got an answer larger than %d MB" % (MAX_BODY_BYTES // 1024 // 1024),
+                                       attempt, sent=True)
+        finally:
+            response.close()
 
         status = response.status_code
         if 200 <= status < 300:
             try:
-                return None, response.json()
+                return None, decode_json(data)
             except ValueError:
-                return Cloud66Error("%s answered %d with a body that is not JSON; is api_url (%s) the Cloud66 API?"
-                                    % (target, status, self.base_url), status=status, attempts=attempt), 0
+                text = excerpt(data.decode("utf-8", "replace"), self._secret)
+                return self._network_error(target, "answered %d with a body that is not JSON (%s); is api_url (%s) the "
+                                           "Cloud66 API?" % (status, text or "empty", self.base_url),
+                                           attempt, sent=True, status=status)
         if 300 <= status < 400:
+            location = excerpt(response.headers.get("Location", ""), self._secret) or "an unnamed location"
             return Cloud66Error("%s was redirected (%d) to %s; redirects are not followed so that the token stays with "
                                 "the configured host. Point api_url at the final address."
-                                % (target, status, response.headers.get("Location", "an unnamed location")),
-                                status=status, attempts=attempt), 0
-        return self._http_error(target, method, response, attempt)
+                                % (target, status, location), status=status, attempts=attempt), 0
+        return self._http_error(target, method, response, data, attempt)
 
-    def _network_error(self, target, reason, attempt, sent):
+    def _network_error(self, target, reason, attempt, sent, status=None):
         ambiguous = sent and target.split(" ", 1)[0] not in IDEMPOTENT_METHODS
-        error = Cloud66Error("%s %s." % (target, reason), transient=True, ambiguous=ambiguous, attempts=attempt)
+        error = Cloud66Error("%s %s." % (target, reason), status=status, transient=True, ambiguous=ambiguous,
+                             attempts=attempt)
         return error, self.backoff(attempt)
 
-    def _http_error(self, target, method, response, attempt):
+    def _http_error(self, target, method, response, data, attempt):
         status = response.status_code
-        code, description = describe_body(response)
+        code, description = describe_body(data, self._secret)
         said = " Cloud66 said: %s" % description if description else ""
         wait = retry_after_seconds(response)
         throttled = status == 503 and (code == "throttled" or "throttl" in (description or "").lower())
         transient = (status in GATEWAY_STATUSES or status == 429 or throttled
                      or (status == 503 and (code is None or wait is not None)))
-        ambiguous = status in GATEWAY_STATUSES and method not in IDEMPOTENT_METHODS
+        # A write answered by a server error other than throttling may have been carried out before the error.
+        ambiguous = method not in IDEMPOTENT_METHODS and (status in GATEWAY_STATUSES or (status >= 500 and not throttled))
         if status == 401:
             message = ("Cloud66 did not accept the API token (401 unauthenticated). Check api_token or the "
                        "CLOUD66_API_TOKEN environment variable.%s" % said)
@@ -291,12 +457,24 @@ class Cloud66Client:
         else:
             message = "%s failed with HTTP %d%s.%s" % (target, status, " %s" % code if code else "", said)
         error = Cloud66Error(message, status=status, error=code, description=description, transient=transient,
-                             ambiguous=ambiguous, attempts=attempt)
-        return error, self.backoff(attempt) if wait is None else min(wait, self.backoff_cap * 4)
+                             ambiguous=ambiguous, attempts=attempt, retry_after=wait)
+        return error, self.backoff(attempt) if wait is None else wait
 
     def backoff(self, attempt):
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _out_of_time(method, path, error):
+    """The error to raise when the deadline has passed before an attempt: the previous attempt's, if any."""
+    if error is None:
+        return BudgetSpent("%s %s was not sent: wait_timeout is spent." % (method, path))
+    error.message = "%s wait_timeout ran out before another attempt." % error.message
+    return error
+
+
+def _seconds(value):
+    return ("%.3f" % value).rstrip("0").rstrip(".")
 
 
 def _never_connected(exc):

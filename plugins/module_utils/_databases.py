@@ -139,14 +139,19 @@ class DatabaseGroup(GroupList):
             self._users = self.user_group.all()
         return self._users
 
+    def _user_pairs(self):
+        """(uid, username) of every listed user whose uid and username are both strings; others cannot be named."""
+        return [(user["uid"], user["username"]) for user in self.users()
+                if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)]
+
     def usernames(self, user_ids):
         """Map database user uids to usernames (uids Cloud66 does not know stay as they are)."""
-        known = dict((user.get("uid"), user.get("username")) for user in self.users())
+        known = dict(self._user_pairs())
         return [known.get(user_id, user_id) for user_id in user_ids]
 
     def user_ids(self, usernames):
         """Map usernames to database user uids; an unknown username is an error that lists the known ones."""
-        known = dict((user.get("username"), user.get("uid")) for user in self.users())
+        known = dict((username, uid) for uid, username in self._user_pairs())
         unknown = [username for username in usernames if username not in known]
         if unknown:
             raise Cloud66Error("Server group %s of stack %s has no database user named %s. Its users: %s."
@@ -164,14 +169,18 @@ class DatabaseGroup(GroupList):
     def create(self, name, user_ids):
         """Start creating a database. Returns (action, created); action is None when no new action was started.
 
-        A POST whose answer was lost is never repeated blindly: the name is looked up first, and a
+        A POST whose answer was lost or unexpected is never repeated blindly: the name is looked up first, and a
         "name already exists" answer to a repeated POST means the lost one went through.
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
         return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
-                           took_effect=lambda: self.find(name=name) is not None)
+                           took_effect=lambda: self._listed(name=name))
 
     def delete(self, uid):
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
+        if not isinstance(uid, str) or not uid.strip():
+            raise Cloud66Error("Server group %s of stack %s lists the database without a usable uid (got %r); it cannot "
+                               "be deleted through the API." % (self.server_group_id, self.stack_id, uid))
         path = self.path + api_path(uid)
-        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
+        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
+                           took_effect=lambda: self._delete_started(uid))

@@ -10,14 +10,14 @@ from __future__ import annotations
 import itertools
 import re
 
-from ._actions import wait_until
+from ._actions import FAILED, action_outcome, wait_until
 from ._client import MAX_PAGES, Cloud66Error, api_path
-from ._records import action_record, whole_number
+from ._records import action_name, action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
-# How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
 # While the list's count says it has not caught up, a look reads page 1 alone, but every this many looks reads on.
 FULL_LOOK_EVERY = 3
+# How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
 ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 
 
@@ -104,19 +104,18 @@ class GroupList:
         return wait_until(settled, deadline, describe)
 
     def _write(self, send, done_already, took_effect=None):
-        """Send a create or delete, repeating it after an ambiguous failure only once it is known not to have acted.
+        """Send a create or delete; after any answer that leaves its fate unknown, look before sending it again.
 
         Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
         already; after an earlier ambiguous attempt that answer means the earlier attempt went through.
+        ``took_effect()`` looks whether an earlier attempt was carried out: the action it started, {} when that is
+        known without an action, or None (also the answer when there is no way to look).
         """
         attempt = 0
         while True:
             attempt += 1
             try:
-                body = send()
-                # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
-                action = body.get("response") if isinstance(body, dict) else None
-                return (action_record(action) if isinstance(action, dict) else {}), True
+                return started_action(send()), True
             except Cloud66Error as exc:
                 if done_already(exc):
                     return None, attempt > 1
@@ -124,14 +123,53 @@ class GroupList:
                     raise self._missing_parent(exc)
                 if not exc.ambiguous:
                     raise
-                if attempt > self.client.retries:
-                    exc.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
-                                   "server group before running again." % (exc.message, attempt))
-                    exc.attempts = attempt
-                    raise
-                self.client.sleep(self.client.backoff(attempt))
-            if took_effect is not None and took_effect():
-                return None, True
+                error = exc
+            try:
+                action = took_effect() if took_effect is not None else None
+            except Cloud66Error as look_error:
+                error.message = ("%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
+                                 "before running again." % (error.message, look_error.message))
+                raise error
+            if action is not None:
+                return action or None, True
+            if not error.transient:
+                if took_effect is not None:
+                    error.message = "%s Looked again: Cloud66 does not show it as carried out." % error.message
+                raise error
+            if attempt > self.client.retries:
+                error.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
+                                 "server group before running again." % (error.message, attempt))
+                error.attempts = attempt
+                raise error
+            left = self.client.time_left()
+            wait = self.client.backoff(attempt)
+            if left is not None and wait >= left:
+                error.message = ("%s wait_timeout ran out before it could be sent again; Cloud66 did not list it as "
+                                 "done, look at the server group before running again." % error.message)
+                raise error
+            self.client.sleep(wait)
+
+    def _listed(self, **key):
+        """For ``took_effect``: {} when the list shows the item now, else None."""
+        return {} if self.find(**key) is not None else None
+
+    def _delete_started(self, uid):
+        """For ``took_effect`` of a delete: the delete action of ``uid`` that the newest page of the stack's actions
+        shows, {} when the list no longer shows the item, or None when neither tells that a delete was carried out.
+
+        The newest page is the first one when the list is newest first, else the last one (read as well).
+        """
+        path = api_path("stacks", self.stack_id, "actions")
+        actions, info = self.client.page(path, 1)
+        pages = whole_number(info.get("pages"))
+        ids = [number for number in (whole_number(action.get("id")) for action in actions) if number is not None]
+        if pages and pages > 1 and ids == sorted(ids):
+            actions = self.client.page(path, pages)[0]
+        for action in (action_record(item) for item in actions):
+            if (action.get("resource_id") == uid and "delete" in action_name(action)
+                    and started_action({"response": action}) and action_outcome(action) != FAILED):
+                return action
+        return {} if self.find(uid=uid) is None else None
 
     def _pages(self, path, newest_first=False, params=None):
         """The list's pages, each as a list of records read by ``reader``; see _newest_first for that order."""
@@ -158,13 +196,27 @@ class GroupList:
             yield self.client.page(path, number, params=params)[0]
 
     def _missing_parent(self, exc):
-        """Say which of stack and server group is missing, at the cost of one request on this failure path."""
+        """Say which of stack and server group is missing, at the cost of one request on this failure path.
+
+        That look is optional: when it fails, the message says that either could be the missing one.
+        """
         try:
             self.client.get(api_path("stacks", self.stack_id))
         except Cloud66Error as stack_error:
             if stack_error.status != 404:
-                raise
+                message = ("Server group %s of stack %s was not found (its %s list answered 404), or the stack itself "
+                           "is missing: looking the stack up to tell which failed: %s"
+                           % (self.server_group_id, self.stack_id, self.noun, stack_error.message))
+                return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
             message = STACK_NOT_FOUND % self.stack_id
         else:
             message = "Server group %s was not found in stack %s." % (self.server_group_id, self.stack_id)
         return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
+
+
+def started_action(body):
+    """The action in the answer to a create or delete, or {} when the answer holds none with a usable id."""
+    action = body.get("response") if isinstance(body, dict) else None
+    if isinstance(action, dict) and isinstance(action.get("id"), (int, str)) and not isinstance(action.get("id"), bool):
+        return action_record(action)
+    return {}

@@ -18,6 +18,8 @@ from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
 COLLECTION_VERSION = "1.0.0"
 MAX_RETRIES = 20
+MAX_API_TIMEOUT = 600
+MAX_WAIT_TIMEOUT = 86400
 # What an HTTP header can carry: printable ASCII, no spaces or line breaks.
 HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "server_group_name")
@@ -66,16 +68,18 @@ class Cloud66Module:
         problem = self.check_params()
         if problem:
             self.fail(problem)
+        self.deadline = Deadline(self.params.get("wait_timeout") or 0)
         self.client = Cloud66Client(
-            api_url=self.params["api_url"],
+            api_url=self.api_url,
             api_token=self.api_token,
             account_id=self.account_id,
             validate_certs=self.params["validate_certs"],
             timeout=self.params["api_timeout"],
             retries=self.params["api_retries"],
             user_agent="cloud66.cloud/%s ansible-core/%s" % (COLLECTION_VERSION, ANSIBLE_CORE_VERSION),
+            # With wait, wait_timeout bounds the whole run: every request, retry and sleep, not only the waits.
+            deadline=self.deadline if self.params.get("wait") else None,
         )
-        self.deadline = Deadline(self.params.get("wait_timeout") or 0)
         self._group = None
 
     @classmethod
@@ -103,7 +107,9 @@ class Cloud66Module:
 
     def check_params(self):
         """A message for the first unusable option, or None. Runs before any request is sent."""
-        api_url_problem = check_api_url(self.params["api_url"])
+        # A URL pasted with a trailing space or line break would otherwise reach Cloud66 as another path.
+        self.api_url = self.params["api_url"].strip()
+        api_url_problem = check_api_url(self.api_url)
         if api_url_problem:
             return api_url_problem
         # Secrets copied from files or vaults often end with a line break; anything else odd is refused, unquoted.
@@ -122,12 +128,17 @@ class Cloud66Module:
             value = self.params.get(option)
             if value is not None and not value.strip():
                 return "%s must not be empty." % option
-        if self.params["api_timeout"] <= 0:
-            return "api_timeout must be a positive number of seconds, got %d." % self.params["api_timeout"]
+        if not 0 < self.params["api_timeout"] <= MAX_API_TIMEOUT:
+            return ("api_timeout must be a positive number of seconds, at most %d, got %d."
+                    % (MAX_API_TIMEOUT, self.params["api_timeout"]))
         if not 0 <= self.params["api_retries"] <= MAX_RETRIES:
             return "api_retries must be between 0 and %d, got %d." % (MAX_RETRIES, self.params["api_retries"])
-        if self.params.get("wait_timeout") is not None and self.params["wait_timeout"] < 0:
-            return "wait_timeout must be zero or a positive number of seconds, got %d." % self.params["wait_timeout"]
+        wait_timeout = self.params.get("wait_timeout")
+        if wait_timeout is not None:
+            least = 1 if self.params.get("wait") else 0
+            if not least <= wait_timeout <= MAX_WAIT_TIMEOUT:
+                return ("wait_timeout must be %s number of seconds, at most %d, got %d."
+                        % ("a positive" if least else "zero or a positive", MAX_WAIT_TIMEOUT, wait_timeout))
         return None
 
     def waiter(self, stack_id):

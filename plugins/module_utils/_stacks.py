@@ -33,7 +33,7 @@ def find_stack_id(client, name, environment=None):
     if len(matches) > 1:
         raise Cloud66Error("%d stacks are named %s (name/environment/uid: %s). Give environment or stack_id to pick one."
                            % (len(matches), where, _describe(matches, "name", "environment", "uid")))
-    return matches[0]["uid"]
+    return _identifier(matches[0], "uid", "stack %s" % where)
 
 
 def find_server_group_id(client, stack_id, name=None, group_type=None):
@@ -61,4 +61,12 @@ def find_server_group_id(client, stack_id, name=None, group_type=None):
     if len(matches) > 1:
         raise Cloud66Error("Stack %s has %d server groups %s (name/type/id: %s). Give server_group_name or server_group_id."
                            % (stack_id, len(matches), what, _describe(matches, "name", "type", "id")))
-    return str(matches[0]["id"])
+    return str(_identifier(matches[0], "id", "server group %s of stack %s" % (what, stack_id)))
+
+
+def _identifier(record, key, what):
+    """The ``key`` of a listed record, which must be a non-empty string or a number."""
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise Cloud66Error("Cloud66 listed the %s without a usable %s (got %r)." % (what, key, value))
+    return value

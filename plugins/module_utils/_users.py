@@ -73,12 +73,13 @@ class UserGroup(GroupList):
         """Start creating a user. Returns (action, created), as DatabaseGroup.create does."""
         body = {"username": username, "user_type": user_type, "database_ids": list(database_ids or [])}
         return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
-                           took_effect=lambda: self.find(username=username) is not None)
+                           took_effect=lambda: self._listed(username=username))
 
     def delete(self, uid):
         """Start deleting a user. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
-        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404)
+        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
+                           took_effect=lambda: self._delete_started(uid))
 
     def regenerate_password(self, uid):
         """Start changing the user's password. Repeating it after a lost answer only changes the password again."""

@@ -75,7 +75,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds in total the module may wait, for the action and for the list to catch up.
+      - How many seconds in total the module may take with O(wait=true), for its requests, their retries, the action
+        and the list to catch up. No request or sleep runs past it.
+      - Between 1 and 86400 with O(wait=true).
     type: int
     default: 600
 seealso:
@@ -223,7 +225,7 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self.follow(group, *group.delete(record["uid"])):
+        if self.follow(group, *group.delete(record.get("uid"))):
             group.wait_unlisted(record["uid"], self.deadline)
 
     def _check_uid(self, record):

@@ -119,7 +119,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds in total the module may wait, for all actions together and for the list to catch up.
+      - How many seconds in total the module may take with O(wait=true), for its requests, their retries, all
+        actions together and the list to catch up. No request or sleep runs past it.
+      - Between 1 and 86400 with O(wait=true).
     type: int
     default: 600
 seealso:
@@ -517,7 +519,7 @@ class Cloud66Databases(Cloud66Module):
     @staticmethod
     def _start(group, entry, user_ids):
         if entry["state"] == "absent":
-            action, entry["changed"] = group.delete(entry["database"]["uid"])
+            action, entry["changed"] = group.delete(entry["database"].get("uid"))
             entry["database"] = {}
         else:
             action, entry["changed"] = group.create(entry["name"], user_ids)

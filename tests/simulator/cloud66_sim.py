@@ -69,7 +69,11 @@ ERROR_CODES = {
     500: 'internal_server_error', 502: 'bad_gateway', 503: 'throttled', 504: 'gateway_timeout',
 }
 SUCCESS_MESSAGE = 'Completed successfully'
-FAULT_EFFECTS = ('status', 'delay', 'drop', 'lost_answer', 'fail_action', 'release')
+FAULT_EFFECTS = ('status', 'delay', 'drop', 'lost_answer', 'fail_action', 'cut_body', 'trickle', 'echo_headers',
+                 'ignore_page', 'odd_answer', 'status_after_acting', 'release')
+# Effects that answer with a canned status (and so take `body` and `headers`).
+STATUS_EFFECTS = ('status', 'echo_headers', 'status_after_acting')
+ODD_ANSWERS = ('html', 'empty', 'no_id')
 FAULT_KEYS = frozenset(('method', 'path', 'times', 'skip', 'body', 'headers', 'comment') + FAULT_EFFECTS)
 
 
@@ -860,15 +864,23 @@ class Simulator:
             return rule
         return None
 
-    def fault_answer(self, ctx):
-        """Build the canned answer of a status fault: (status, headers, body bytes, content type)."""
+    def fault_answer(self, ctx, request_headers=None):
+        """Build the canned answer of a status fault: (status, headers, body bytes, content type).
+
+        ``echo_headers`` answers an HTML page that quotes ``request_headers`` (Authorization included) after the
+        rule's ``body`` text, as a badly configured proxy would.
+        """
         rule = ctx.fault
-        status = rule['status']
+        status = rule[rule['effect']]
         with self.lock:
             limit = self.config['rate_limit']
             headers = {'X-RateLimit-Limit': str(limit), 'X-RateLimit-Remaining': str(self._remaining(ctx.token, time.time()))}
         body = rule['body']
-        if body is None:
+        if rule['effect'] == 'echo_headers':
+            echoed = sorted((request_headers or {}).items(), key=lambda item: item[0].lower() != 'authorization')
+            lines = ['%s: %s' % (name, value) for name, value in echoed]
+            body = '%s %s' % (body or '', ' '.join(lines))
+        elif body is None:
             body = {'error': ERROR_CODES.get(status, 'error'), 'error_description': 'Simulated fault: HTTP %d' % status}
         if isinstance(body, str):
             data, ctype = body.encode('utf-8'), 'text/html; charset=utf-8'
@@ -1388,11 +1400,21 @@ def _compile_fault(rule):
         raise ValueError('%s must be true' % effect)
     if effect == 'fail_action' and (not isinstance(value, str) or not value):
         raise ValueError('fail_action must be a non-empty message')
-    if ('body' in rule or 'headers' in rule) and effect != 'status':
-        raise ValueError('body and headers only go with a status fault')
+    if effect in ('echo_headers', 'status_after_acting') and (not _is_int(value) or not 100 <= value <= 599):
+        raise ValueError('%s must be an integer HTTP status' % effect)
+    if effect in ('cut_body', 'ignore_page') and value is not True:
+        raise ValueError('%s must be true' % effect)
+    if effect == 'trickle' and (not _is_number(value) or not 0 < value <= 60):
+        raise ValueError('trickle must be the seconds between two bytes, above 0 and at most 60')
+    if effect == 'odd_answer' and value not in ODD_ANSWERS:
+        raise ValueError('odd_answer must be one of: %s' % ', '.join(ODD_ANSWERS))
+    if ('body' in rule or 'headers' in rule) and effect not in STATUS_EFFECTS:
+        raise ValueError('body and headers only go with a status, echo_headers or status_after_acting fault')
     body = rule.get('body')
     if body is not None and not isinstance(body, (dict, list, str)):
         raise ValueError('body must be an object, a list or a string')
+    if effect == 'echo_headers' and body is not None and not isinstance(body, str):
+        raise ValueError('the body of an echo_headers fault is the text before the headers: a string')
     headers = rule.get('headers') or {}
     if not isinstance(headers, dict):
         raise ValueError('headers must be an object')
@@ -1434,10 +1456,22 @@ def _compile_fault(rule):
 
 def _public_fault(rule):
     out = dict((key, value) for key, value in rule.items() if key not in ('regex', 'effect'))
-    if rule['effect'] != 'status':
+    if rule['effect'] not in STATUS_EFFECTS:
         out.pop('body')
         out.pop('headers')
     return out
+
+
+def _odd_answer(kind, payload):
+    """The body of an odd 200 answer to a request the simulator carried out."""
+    if kind == 'html':
+        return b'<html><body><h1>Request accepted</h1></body></html>'
+    if kind == 'empty':
+        return b''
+    response = payload.get('response') if isinstance(payload, dict) else None
+    if isinstance(response, dict):
+        response = dict((key, value) for key, value in response.items() if key != 'id')
+    return _dumps(dict(payload, response=response))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1605,8 +1639,8 @@ class _Handler(BaseHTTPRequestHandler):
         ctx = sim.begin_api(self.command, path, split.query, self.headers, body)
         rule = ctx.fault
         effect = rule['effect'] if rule is not None else None
-        if effect == 'status':
-            status, headers, data, content_type = sim.fault_answer(ctx)
+        if effect in ('status', 'echo_headers'):
+            status, headers, data, content_type = sim.fault_answer(ctx, dict(self.headers.items()))
             sim.finish_api(ctx, status)
             self._send(status, data, content_type, headers)
             return
@@ -1616,13 +1650,58 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if effect == 'delay':
             time.sleep(rule['delay'])
+        requested_page = None
+        if effect == 'ignore_page':
+            value = ctx.query.get('page')
+            value = (value[-1] if isinstance(value, list) else value or '1').strip()
+            requested_page = int(value) if _digits(value) else 1
+            ctx.query = dict(ctx.query, page='1')
         status, payload, headers = sim.handle_api(ctx)
         if effect == 'lost_answer':
             sim.finish_api(ctx, None, handled_status=status)
             self.close_connection = True
             return
+        if effect == 'status_after_acting':
+            answer = sim.fault_answer(ctx)
+            sim.finish_api(ctx, answer[0], handled_status=status)
+            self._send(answer[0], answer[2], answer[3], answer[1])
+            return
+        if requested_page is not None and isinstance(payload.get('pagination'), dict):
+            # Every page is page 1, and the server never says how many there are.
+            payload['pagination'] = {'next': requested_page + 1, 'current': requested_page}
+        data, content_type = _dumps(payload), 'application/json; charset=utf-8'
+        if effect == 'odd_answer':
+            data = _odd_answer(rule['odd_answer'], payload)
+            content_type = content_type if rule['odd_answer'] == 'no_id' else 'text/html; charset=utf-8'
+            sim.finish_api(ctx, 200, handled_status=status)
+            self._send(200, data, content_type, headers)
+            return
         sim.finish_api(ctx, status)
-        self._send_json(status, payload, headers)
+        if effect in ('cut_body', 'trickle'):
+            self._send_slowly(status, data, content_type, headers, rule)
+            return
+        self._send(status, data, content_type, headers)
+
+    def _send_slowly(self, status, data, content_type, headers, rule):
+        """Send the whole header but only half of the body (cut_body), or the body one byte at a time (trickle)."""
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header('Content-Type', content_type)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            if rule['effect'] == 'cut_body':
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                return
+            for index in range(len(data)):
+                self.wfile.write(data[index:index + 1])
+                self.wfile.flush()
+                time.sleep(rule['trickle'])
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------------------------------------------------------

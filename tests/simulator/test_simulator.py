@@ -611,6 +611,81 @@ def test_fault_times_and_skip(sim):
         assert control(sim, 'POST', '/faults', bad).status == 400, bad
 
 
+def test_fault_cut_body_acts_then_sends_half_the_body(sim):
+    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'cut_body': True})
+    with pytest.raises(http.client.IncompleteRead):
+        create_db(sim, 'cut_db')
+    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['cut_db']
+    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '/databases$', 'cut_body': True})
+    with pytest.raises(http.client.IncompleteRead):
+        api(sim, 'GET', MYSQL + '/databases')
+    assert [entry['status'] for entry in control(sim, 'GET', '/requests').json['requests']] == [200, 200]
+
+
+def test_fault_trickle_sends_the_body_one_byte_at_a_time(sim):
+    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '^/stacks$', 'trickle': 0.5})
+    parts = urlsplit(sim.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        conn.request('GET', parts.path + '/stacks', headers={'Authorization': 'Bearer %s' % ADMIN})
+        response = conn.getresponse()
+        assert response.status == 200 and int(response.headers['Content-Length']) > 100
+        # The first byte is there; the rest is not sent until the rule's interval has passed for each byte.
+        assert response.read(1) == b'{'
+    finally:
+        conn.close()
+    for bad in (0, -1, 61, 'slow', True):
+        assert control(sim, 'POST', '/faults', {'trickle': bad}).status == 400, bad
+
+
+def test_fault_echo_headers_quotes_the_request_headers(sim):
+    control(sim, 'POST', '/faults', {'path': '^/stacks$', 'echo_headers': 400, 'body': 'x' * 20})
+    resp = api(sim, 'GET', '/stacks')
+    assert resp.status == 400 and resp.headers['Content-Type'].startswith('text/html')
+    assert resp.raw.startswith(b'x' * 20 + b' Authorization: Bearer ' + ADMIN.encode('ascii'))
+    assert control(sim, 'GET', '/state').json['actions'] == []
+    for bad in ({'echo_headers': 'x'}, {'echo_headers': 400, 'body': {'a': 1}}):
+        assert control(sim, 'POST', '/faults', bad).status == 400, bad
+
+
+def test_fault_ignore_page_serves_page_one_for_ever(sim):
+    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '/databases$', 'ignore_page': True, 'times': None})
+    first = api(sim, 'GET', BLOG_DBS + '?page=1').json
+    third = api(sim, 'GET', BLOG_DBS + '?page=3').json
+    assert first['response'] == third['response'] and len(third['response']) == 30
+    assert third['pagination'] == {'next': 4, 'current': 3}
+    assert 'pages' not in first['pagination']
+    assert control(sim, 'POST', '/faults', {'ignore_page': 'yes'}).status == 400
+
+
+@pytest.mark.parametrize('kind, raw', [('html', b'<html><body><h1>Request accepted</h1></body></html>'), ('empty', b'')])
+def test_fault_odd_answer_acts_then_answers_200_without_json(sim, kind, raw):
+    control(sim, 'POST', '/faults', {'method': 'POST', 'odd_answer': kind})
+    resp = create_db(sim, 'odd_db')
+    assert resp.status == 200 and resp.raw == raw and resp.json is None
+    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['odd_db']
+    assert control(sim, 'GET', '/requests').json['requests'][0]['handled_status'] == 200
+
+
+def test_fault_odd_answer_without_an_action_id(sim):
+    control(sim, 'POST', '/faults', {'method': 'POST', 'odd_answer': 'no_id'})
+    resp = create_db(sim, 'odd_db')
+    assert resp.status == 200 and 'id' not in resp.json['response']
+    assert resp.json['response']['action_type'] == 'database_create'
+    assert control(sim, 'POST', '/faults', {'odd_answer': 'xml'}).status == 400
+
+
+def test_fault_status_after_acting(sim):
+    control(sim, 'POST', '/faults', {'method': 'POST', 'status_after_acting': 503, 'body': '<html>Service Unavailable</html>'})
+    resp = create_db(sim, 'acted_db')
+    assert resp.status == 503 and resp.raw == b'<html>Service Unavailable</html>'
+    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['acted_db']
+    entry = control(sim, 'GET', '/requests').json['requests'][0]
+    assert entry['status'] == 503 and entry['handled_status'] == 200
+    assert control(sim, 'POST', '/faults', {'status_after_acting': 'x'}).status == 400
+    assert control(sim, 'POST', '/faults', {'cut_body': True, 'body': 'x'}).status == 400
+
+
 def test_throttling(sim):
     control(sim, 'POST', '/config', {'rate_limit': 3})
     remaining = []

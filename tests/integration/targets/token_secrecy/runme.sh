@@ -40,6 +40,14 @@ for token in "$CLOUD66_API_TOKEN" "$SECRECY_READ_TOKEN" "$SECRECY_NOSCOPE_TOKEN"
         found=1
     fi
 done
+# A server page that echoes the request headers was cut where the token sits: no piece of 8 characters may show.
+for ((start = 0; start + 8 <= ${#CLOUD66_API_TOKEN}; start++)); do
+    piece=${CLOUD66_API_TOKEN:start:8}
+    if grep -n -F -- "$piece" "$output" | sed 's/^/    /'; then
+        echo "FAIL: 8 characters of the token (from position $start) show in the -vvvv output above"
+        found=1
+    fi
+done
 [ "$found" -eq 0 ]
 # ansible-core 2.21 and later no longer show a module's arguments (and so the masked api_token) at -vvvv;
 # every version names the module file it runs.

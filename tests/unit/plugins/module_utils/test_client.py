@@ -23,6 +23,9 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     Cloud66Error,
     api_path,
     check_api_url,
+    excerpt,
+    scrub,
+    strip_tags,
 )
 
 TOKEN = "c66tok-9f8e7d6c5b4a-SECRET"
@@ -393,18 +396,19 @@ def test_long_non_json_error_body_is_cut(api):
     assert "x" * 201 not in error.message
 
 
-def test_non_json_success_body_is_an_error(api):
+def test_non_json_success_body_is_a_transient_error(api):
     api.add(responses.GET, BASE + "/stacks", status=200, body="<html><body>Welcome to nginx!</body></html>",
             content_type="text/html")
     client, sleeps = make_client()
     error = expect_error(client.get, "/stacks")
-    assert "not JSON" in error.message
+    assert "not JSON (Welcome to nginx!)" in error.message
     assert "200" in error.message
     assert BASE in error.message
+    assert "Gave up after 4 attempts" in error.message
     assert error.status == 200
-    assert not error.transient
-    assert len(api.calls) == 1
-    assert sleeps == []
+    assert error.transient and not error.ambiguous
+    assert len(api.calls) == 4
+    assert len(sleeps) == 3
 
 
 @pytest.mark.parametrize("method, status", [("GET", 301), ("GET", 302), ("POST", 307), ("DELETE", 308)])
@@ -525,12 +529,23 @@ def test_retry_after_as_a_past_http_date_means_no_wait(api):
     assert sleeps == [0.0]
 
 
-def test_absurd_retry_after_is_capped(api):
+def test_retry_after_beyond_the_cap_fails_at_once(api):
     api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "86400"})
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
+    error = expect_error(client.get, "/stacks")
+    assert "asked to wait 86400 s" in error.message
+    assert "the 120 s this collection waits at most" in error.message
+    assert sleeps == []
+    assert len(api.calls) == 1
+
+
+def test_retry_after_up_to_the_cap_is_honoured(api):
+    api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "120"})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
     client.get("/stacks")
-    assert sleeps == [client.backoff_cap * 4]
+    assert sleeps == [120.0]
 
 
 def test_unparsable_retry_after_falls_back_to_backoff(api):
@@ -839,3 +854,132 @@ def test_a_token_that_cannot_go_in_a_header_is_never_quoted():
         error = expect_error(client.get, "/stacks")
     assert "could not be sent" in error.message
     assert TOKEN[:12] not in error.message
+
+
+# --- hostile servers: cut, slow and odd answers, the time budget, token fragments ---------------------------------
+
+class Budget:
+    """A deadline whose remaining seconds the test sets."""
+
+    def __init__(self, left):
+        self.left = left
+
+    def remaining(self):
+        return self.left
+
+
+def test_scrub_hides_the_token_and_every_fragment_of_eight_characters():
+    assert scrub("a %s b" % TOKEN, TOKEN) == "a [hidden] b"
+    assert scrub("echo: Bearer %s" % TOKEN[:14], TOKEN) == "echo: Bearer [hidden]"
+    assert scrub("tail %s!" % TOKEN[-9:], TOKEN) == "tail [hidden]!"
+    # Seven characters are not a fragment; text without the token is left alone.
+    assert scrub("x %s y" % TOKEN[3:10], TOKEN) == "x %s y" % TOKEN[3:10]
+    assert scrub("nothing here", TOKEN) == "nothing here"
+
+
+def test_excerpt_scrubs_before_it_cuts_and_is_bounded():
+    # Cut at 200 characters, the old excerpt showed 15 characters of the token; the scrubbed one shows none.
+    text = "<pre>" + "x" * 168 + " Authorization: Bearer " + TOKEN + "</pre>"
+    shown = excerpt(text, TOKEN)
+    assert "Bearer [hidden]" in shown
+    assert all(TOKEN[start:start + 8] not in shown for start in range(len(TOKEN) - 7))
+    assert len(excerpt("y" * 10000, TOKEN)) == 203
+
+
+def test_strip_tags_in_one_pass():
+    assert strip_tags("<h1>Bad</h1><p>Gateway</p>").split() == ["Bad", "Gateway"]
+    assert strip_tags("a < b and <b>c") == "a  c"
+    huge = "<" * 150000
+    assert strip_tags(huge) == huge
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0662", "1.5", "-3", ""])
+def test_retry_after_that_is_not_ascii_digits_falls_back_to_backoff(api, value):
+    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": value})
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    client, sleeps = make_client()
+    client.get("/stacks")
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
+
+
+def test_retry_after_beyond_the_budget_fails_at_once(api):
+    api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "30"})
+    client, sleeps = make_client(deadline=Budget(5))
+    error = expect_error(client.get, "/stacks")
+    assert "Cloud66 asked to wait 30 s" in error.message and "the 5 s left of wait_timeout" in error.message
+    assert sleeps == [] and len(api.calls) == 1
+
+
+def test_no_sleep_past_the_budget(api):
+    api.add(responses.GET, BASE + "/stacks", status=502, body="Bad Gateway")
+    client, sleeps = make_client(deadline=Budget(0.2))
+    client.backoff = lambda attempt: 1.0
+    error = expect_error(client.get, "/stacks")
+    assert "wait_timeout runs out before another attempt" in error.message
+    assert sleeps == [] and len(api.calls) == 1
+
+
+def test_nothing_is_sent_once_the_budget_is_spent(api):
+    client, sleeps = make_client(deadline=Budget(0))
+    error = expect_error(client.get, "/stacks")
+    assert "was not sent: wait_timeout is spent" in error.message and error.transient
+    assert len(api.calls) == 0
+
+
+def test_the_request_timeout_is_cut_to_the_budget(api):
+    seen = []
+    api.add_callback(responses.GET, BASE + "/stacks",
+                     callback=lambda request: seen.append(request.req_kwargs["timeout"]) or (200, {}, '{"response": []}'))
+    make_client(deadline=Budget(2.5), timeout=30)[0].get("/stacks")
+    assert seen == [2.5]
+
+
+@pytest.mark.parametrize("exception", [requests.exceptions.ChunkedEncodingError("cut"),
+                                       requests.exceptions.ContentDecodingError("bad gzip")])
+def test_an_answer_cut_part_way_is_retried_for_reads_and_ambiguous_for_writes(api, exception):
+    api.add(responses.GET, BASE + "/stacks", body=exception)
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    api.add(responses.POST, BASE + "/stacks", body=exception)
+    client, sleeps = make_client()
+    assert client.get("/stacks") == {"response": []}
+    error = expect_error(client.post, "/stacks", {})
+    assert "part-way through the answer" in error.message
+    assert error.transient and error.ambiguous
+
+
+@pytest.mark.parametrize("body", ["[" * 100000, "", "<html>OK</html>"])
+def test_a_success_that_is_not_json_is_ambiguous_for_a_write(api, body):
+    api.add(responses.POST, BASE + "/stacks", status=200, body=body)
+    error = expect_error(make_client()[0].post, "/stacks", {})
+    assert "not JSON" in error.message and error.ambiguous and error.transient
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_408_is_ambiguous_for_a_write_like_a_gateway_timeout(api, method):
+    api.add(method, BASE + "/stacks", status=408, json=error_body("time_out", "Request timed out"))
+    error = expect_error(make_client()[0].request, method, "/stacks")
+    assert error.ambiguous and error.transient and error.status == 408
+
+
+def test_paging_stops_at_a_page_that_repeats_the_one_before(api):
+    body = {"response": [{"uid": "a"}], "pagination": {"next": 2}}
+    api.add(responses.GET, BASE + "/stacks", json=body)
+    client = make_client()[0]
+    assert list(client.pages("/stacks")) == [[{"uid": "a"}]]
+    assert len(api.calls) == 2
+
+
+def test_paging_fails_past_the_ceiling(api, monkeypatch):
+    import ansible_collections.cloud66.cloud.plugins.module_utils._client as client_module
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    api.add_callback(responses.GET, BASE + "/stacks", callback=lambda request: (200, {}, json.dumps(
+        {"response": [{"uid": request.params["page"]}], "pagination": {"next": int(request.params["page"]) + 1}})))
+    error = expect_error(lambda: list(make_client()[0].pages("/stacks")))
+    assert "more pages after 3" in error.message
+    assert len(api.calls) == 3
+
+
+@pytest.mark.parametrize("following", ["Infinity", "NaN", "1e400", "2.5", "true"])
+def test_page_numbers_that_are_not_whole_numbers_end_the_paging(api, following):
+    api.add(responses.GET, BASE + "/stacks", body='{"response": [{"uid": "a"}], "pagination": {"next": %s}}' % following)
+    assert list(make_client()[0].pages("/stacks")) == [[{"uid": "a"}]]

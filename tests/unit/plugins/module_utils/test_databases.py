@@ -17,12 +17,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import Dead
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import NAME_MAX_LENGTH, DatabaseGroup, name_problem
 
-TOKEN = "c66tok-databases-SECRET"
+TOKEN = "c66tok-dbunit-SECRET"
 BASE = "https://api.cloud66.test/api/3"
 STACK = "s1"
 GROUP = "42"
 STACK_URL = BASE + "/stacks/s1"
 DATABASES = BASE + "/stacks/s1/server_groups/42/databases"
+ACTIONS = BASE + "/stacks/s1/actions"
 USERS = BASE + "/stacks/s1/server_groups/42/database_users"
 QUEUED = {"id": 792, "status": "queued", "action_type": "database_create", "finished_at": None, "finished_success": None}
 
@@ -297,7 +298,8 @@ def test_lost_create_that_went_through_is_not_sent_again(api, group, client_slee
 
     assert methods_and_paths(api) == [("POST", "/api/3/stacks/s1/server_groups/42/databases"),
                                       ("GET", "/api/3/stacks/s1/server_groups/42/databases?page=1")]
-    assert len(client_sleeps) == 1
+    # Looked at once, without waiting first.
+    assert client_sleeps == []
 
 
 def test_lost_create_then_already_exists_means_it_went_through(api, group, client_sleeps):
@@ -332,7 +334,8 @@ def test_create_lost_every_time_gives_up_and_says_it_may_have_acted(api, client_
     assert info.value.ambiguous
     assert "Gave up after 3 attempts" in info.value.message
     assert "may have acted" in info.value.message
-    assert [method for method, path in methods_and_paths(api)] == ["POST", "GET", "POST", "GET", "POST"]
+    # It looks after every attempt, the last one included, before reporting.
+    assert [method for method, path in methods_and_paths(api)] == ["POST", "GET", "POST", "GET", "POST", "GET"]
     assert len(client_sleeps) == 2
 
 
@@ -384,11 +387,41 @@ def test_delete_of_a_database_that_is_gone(api, group):
 def test_lost_delete_then_404_means_it_went_through(api, group, client_sleeps):
     api.add(responses.DELETE, DATABASES + "/db_abc123", status=502, body="Bad Gateway")
     api.add(responses.DELETE, DATABASES + "/db_abc123", status=404, json=error("not_found", "Database not found"))
+    add_pages(api, ACTIONS, [[]])
+    add_pages(api, DATABASES, [[dict(database(1, "app_db"), uid="db_abc123")]])
     action, deleted = group.delete("db_abc123")
     assert action is None
     assert deleted is True
-    assert [method for method, path in methods_and_paths(api)] == ["DELETE", "DELETE"]
+    assert [method for method, path in methods_and_paths(api)] == ["DELETE", "GET", "GET", "DELETE"]
     assert len(client_sleeps) == 1
+
+
+@pytest.mark.parametrize("answer", [
+    {"status": 503, "body": "<html>Service Unavailable</html>"},
+    {"status": 200, "body": "<html>OK</html>"},
+    {"status": 200, "body": ""},
+    {"body": requests.exceptions.ChunkedEncodingError("cut")},
+])
+def test_delete_carried_out_despite_an_odd_answer_is_not_sent_again(api, group, client_sleeps, answer):
+    started = dict(QUEUED, id=77, action_type="database_delete", resource_id="db_abc123")
+    api.add(responses.DELETE, DATABASES + "/db_abc123", **answer)
+    add_pages(api, ACTIONS, [[dict(QUEUED, id=76, action_type="database_create", resource_id="db_abc123"), started]])
+
+    assert group.delete("db_abc123") == (started, True)
+    assert [method for method, path in methods_and_paths(api)] == ["DELETE", "GET"]
+    assert client_sleeps == []
+
+
+def test_create_answered_without_an_action_id_waits_on_the_list(api, group):
+    api.add(responses.POST, DATABASES, json={"response": {"status": "queued"}})
+    assert group.create("app_db", []) == ({}, True)
+
+
+def test_create_answered_503_after_it_went_through_is_reported_done(api, group, client_sleeps):
+    api.add(responses.POST, DATABASES, status=503, body="<html>Service Unavailable</html>")
+    add_pages(api, DATABASES, [databases(0, 3) + [database(9, "app_db")]])
+    assert group.create("app_db", []) == (None, True)
+    assert [method for method, path in methods_and_paths(api)] == ["POST", "GET"]
 
 
 def test_delete_quotes_the_uid(api, group):
@@ -456,3 +489,14 @@ def test_wait_unlisted_times_out_with_a_clear_message(api, group, clock):
         group.wait_unlisted("db_0009", deadline(clock, 3))
     assert str(info.value).startswith("Database db_0009 was deleted but server group 42 still listed it after 3 s.")
     assert len(api.calls) == 3
+
+
+def test_delete_look_reads_the_last_page_of_an_oldest_first_action_list(api, group, client_sleeps):
+    started = dict(QUEUED, id=90, action_type="database_delete", resource_id="db_abc123")
+    api.add(responses.DELETE, DATABASES + "/db_abc123", status=502, body="Bad Gateway")
+    add_pages(api, ACTIONS, [[dict(QUEUED, id=number) for number in range(1, 31)], [started]])
+
+    assert group.delete("db_abc123") == (started, True)
+    assert [path for method, path in methods_and_paths(api)] == [
+        "/api/3/stacks/s1/server_groups/42/databases/db_abc123", "/api/3/stacks/s1/actions?page=1",
+        "/api/3/stacks/s1/actions?page=2"]
