@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """galaxy.yml is the one source of the version and the author: the User-Agent the modules send and the author lines
-of the modules and roles must say the same."""
+of the modules and roles must say the same. Also what the connection options make of AWX's injected environment."""
 
 from __future__ import annotations
 
@@ -49,13 +49,25 @@ def test_collection_version_matches_galaxy_yml():
     assert _module.COLLECTION_VERSION == galaxy_metadata()["version"]
 
 
+def cloud66_module(**params):
+    """A Cloud66Module over the default options and PARAMS."""
+    values = {name: spec.get("default") for name, spec in _module.cloud66_argument_spec().items()}
+    values.update({name: None for name in _module.server_group_argument_spec()})
+    values.update(api_token="c66tok-version-test", stack_id="5999b763474b0eafa5fafb64bff0ba80", server_group_id="42")
+    values.update(params)
+    return _module.Cloud66Module(FakeModule(values))
+
+
 def test_user_agent_names_the_released_version():
-    params = {name: spec.get("default") for name, spec in _module.cloud66_argument_spec().items()}
-    params.update({name: None for name in _module.server_group_argument_spec()})
-    params.update(api_token="c66tok-version-test", stack_id="5999b763474b0eafa5fafb64bff0ba80", server_group_id="42")
-    module = _module.Cloud66Module(FakeModule(params))
-    assert module.client.session.headers["User-Agent"] == "cloud66.cloud/%s ansible-core/%s" % (
+    assert cloud66_module().client.session.headers["User-Agent"] == "cloud66.cloud/%s ansible-core/%s" % (
         galaxy_metadata()["version"], ANSIBLE_CORE_VERSION)
+
+
+@pytest.mark.parametrize("account_id", ["", "  "])
+def test_empty_account_id_counts_as_unset(account_id):
+    # AWX injects CLOUD66_ACCOUNT_ID (see examples/awx-credential-type.yml) even when its field is left empty.
+    assert "X-Account" not in cloud66_module(account_id=account_id).client.session.headers
+    assert cloud66_module(account_id=" 4711 ").client.session.headers["X-Account"] == "4711"
 
 
 def test_galaxy_accepts_the_authors():
