@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from ._client import Cloud66Error, api_path, response_of
+from ._records import action_name, action_record, whole_number
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
@@ -30,7 +31,7 @@ class ActionFailed(Exception):
     def __init__(self, action):
         self.action = action
         message = action.get("finished_message") or "no message given"
-        super().__init__("Cloud66 action %s (%s) failed: %s" % (action.get("id"), action.get("action_type", "action"), message))
+        super().__init__("Cloud66 action %s (%s) failed: %s" % (action.get("id"), action_name(action), message))
 
 
 class WaitTimeout(Exception):
@@ -157,31 +158,53 @@ class ActionWaiter:
             raise
 
     def _refresh(self, action_ids):
-        found = self._from_list(action_ids) if len(action_ids) > LIST_POLL_THRESHOLD else {}
+        found = {}
+        if len(action_ids) > LIST_POLL_THRESHOLD:
+            try:
+                found = self._from_list(action_ids)
+            except Cloud66Error as exc:
+                # The list is only a shortcut: when it cannot be read, each action is still readable on its own.
+                if exc.transient:
+                    raise
         for action_id in action_ids:
             if action_id not in found:
                 path = api_path("stacks", self.stack_id, "actions", action_id)
-                found[action_id] = response_of(self.client.get(path, retries=0), dict, "GET %s" % path)
+                found[action_id] = action_record(response_of(self.client.get(path, retries=0), dict, "GET %s" % path))
         return found
 
     def _from_list(self, action_ids):
-        """The wanted actions as the stack's action list (newest first) shows them, read page by page.
+        """The wanted actions as the stack's action list shows them, read page by page.
 
-        Stops once every wanted action was seen, at the last page, at a page that already reaches past the oldest
-        wanted id, or after as many pages as the wanted actions fill plus one (other actions of the stack may sit
-        between them); whatever was not seen is then read one by one.
+        Cloud66 does not document the list's order, so page 1 decides it: read forward from there when it shows the
+        newest actions first, else from the last page backwards. Reading stops once every wanted action was seen, at
+        a page that holds only actions older than every wanted one, or after as many pages as the wanted actions
+        fill plus one (other actions of the stack may sit between them); whatever was not seen is then read one by
+        one, and so is every action when the list cannot be read at all.
         """
+        path = api_path("stacks", self.stack_id, "actions")
         wanted = set(action_ids)
-        numeric = all(isinstance(action_id, int) for action_id in wanted)
-        oldest = min(wanted) if numeric else None
-        last_page = (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
+        ids = [whole_number(action_id) for action_id in wanted]
+        oldest = None if None in ids else min(ids)
+        # Page 1, then as many pages as the wanted actions fill plus one.
+        budget = (len(wanted) + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 2
         found = {}
-        pages = self.client.pages(api_path("stacks", self.stack_id, "actions"), retries=0)
-        for page, items in enumerate(pages, start=1):
-            found.update((item["id"], item) for item in items if item.get("id") in wanted)
-            if wanted.issubset(found) or page >= last_page:
+        number, step, pages = 1, 1, None
+        for _read in range(budget):
+            items, info = self.client.page(path, number, retries=0)
+            found.update((item["id"], action_record(item)) for item in items if item.get("id") in wanted)
+            numbers = [whole_number(item.get("id")) for item in items]
+            numbers = [value for value in numbers if value is not None]
+            if wanted.issubset(found) or not numbers:
                 break
-            if numeric and any(isinstance(item.get("id"), int) and item["id"] < oldest for item in items):
+            if number == 1:
+                pages = whole_number(info.get("pages"))
+                if len(numbers) > 1 and numbers[0] < numbers[-1] and pages and pages > 1:
+                    number, step = pages, -1
+                    continue
+            if oldest is not None and min(numbers) < oldest:
+                break
+            number += step
+            if number < 1 or (pages is not None and number > pages) or (step > 0 and not info.get("next")):
                 break
         return found
 

@@ -15,6 +15,8 @@ import traceback
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
+from ._records import page_info, whole_number
+
 try:
     import requests
 except ImportError:
@@ -30,6 +32,9 @@ RATE_LIMIT_NOTE = "Cloud66 allows 3,000 API requests per hour for each user."
 # Statuses that come from a gateway: the server may or may not have acted on a write.
 GATEWAY_STATUSES = frozenset([502, 504])
 IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS"])
+# No list is read past this many pages (30,000 items at Cloud66's 30 a page): a server that never says "last page"
+# must not keep a task paging forever.
+MAX_PAGES = 1000
 
 SCOPE_FOR_METHOD = {"GET": "public"}
 WRITE_SCOPE = "admin"
@@ -123,13 +128,6 @@ def response_of(body, kind, target):
                        "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
 
 
-def _number(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def describe_body(response):
     """Return (error code, description) from an error body, JSON or not."""
     try:
@@ -181,20 +179,25 @@ class Cloud66Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
+    def page(self, path, number, retries=None):
+        """One page of a list: (its items, its pagination in the documented spelling)."""
+        body = self.get(path, params={"page": number}, retries=retries)
+        return response_of(body, list, "GET %s" % path), page_info(body)
+
     def pages(self, path, retries=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating."""
-        page = 1
+        number = 1
         while True:
-            body = self.get(path, params={"page": page}, retries=retries)
-            items = response_of(body, list, "GET %s" % path)
+            items, info = self.page(path, number, retries=retries)
             yield items
-            pagination = body.get("pagination")
-            pagination = pagination if isinstance(pagination, dict) else {}
-            following, pages = _number(pagination.get("next")), _number(pagination.get("pages"))
-            if not items or not following or (pages is not None and page >= pages):
+            following, pages = whole_number(info.get("next")), whole_number(info.get("pages"))
+            if not items or not following or (pages is not None and number >= pages):
                 return
+            if number >= MAX_PAGES:
+                raise Cloud66Error("GET %s still had more pages after %d; stopped there. Is api_url the Cloud66 API?"
+                                   % (path, MAX_PAGES))
             # A "next" that does not move forward would page forever: step by one instead.
-            page = max(following, page + 1)
+            number = max(following, number + 1)
 
     def request(self, method, path, params=None, body=None, retries=None):
         """Send one API call and return its decoded body.

@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from ._actions import wait_until
-from ._client import Cloud66Error, api_path
+from ._client import MAX_PAGES, Cloud66Error, api_path
+from ._records import action_record, database_names, database_record, user_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
-ALREADY_EXISTS = re.compile(r"already (exists|been taken)", re.IGNORECASE)
+# How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
+ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 NAME_MAX_LENGTH = 63
 NAME_FORBIDDEN = re.compile(r"[\s/\\?#;%]|\.\.")
 
@@ -30,10 +33,20 @@ def name_problem(name):
     return None
 
 
+def is_duplicate(error):
+    """True when Cloud66 refused a create because the name is in use: 409 conflict, or a 400 that says so."""
+    return error.status == 409 or (error.status == 400 and bool(ALREADY_EXISTS.search(error.description or "")))
+
+
 def users_warning(record, usernames):
-    """The warning for an existing database whose users differ from the requested ones, or None."""
-    current = sorted(record.get("users") or [])
-    if usernames is None or sorted(usernames) == current:
+    """The warning for an existing database whose users differ from the requested ones, or None.
+
+    A database listed without ``users`` (the model pages' shape) has users Cloud66 did not say: no warning then.
+    """
+    if usernames is None or not isinstance(record.get("users"), list):
+        return None
+    current = sorted(str(user) for user in record["users"])
+    if sorted(usernames) == current:
         return None
     return ("Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
             "database, so nothing was changed." % (record.get("name"), current, sorted(usernames)))
@@ -49,16 +62,17 @@ class DatabaseGroup:
         self.path = api_path("stacks", stack_id, "server_groups", server_group_id, "databases")
         self._users = None
 
-    def find(self, name=None, uid=None):
+    def find(self, name=None, uid=None, newest_first=False):
         """The record with this uid (or else this name), or None.
 
-        Paging stops at the first page holding a match; two matches on it are an error, never a guess.
+        Paging stops at the first page holding a match; two matches on it are an error, never a guess. With
+        ``newest_first`` the pages are read in the order that finds a just-created database soonest.
         """
         key, value = ("uid", uid) if uid else ("name", name)
-        for items in self._pages(self.path):
-            matches = [item for item in items if item.get(key) == value]
+        for items in self._pages(self.path, newest_first=newest_first):
+            matches = [item for item in items if (item.get("uid") == uid if uid else name in database_names(item))]
             if len(matches) > 1:
-                uids = ", ".join(match.get("uid", "?") for match in matches)
+                uids = ", ".join(str(match.get("uid", "?")) for match in matches)
                 raise Cloud66Error("Server group %s of stack %s lists %d databases with %s %r (uids %s); refusing to "
                                    "pick one. Target one by uid instead."
                                    % (self.server_group_id, self.stack_id, len(matches), key, value, uids))
@@ -82,17 +96,35 @@ class DatabaseGroup:
             return found
         for items in self._pages(self.path):
             for item in items:
-                if item.get("name") in wanted:
-                    found.setdefault(item["name"], []).append(item)
+                for name in database_names(item) & wanted:
+                    found.setdefault(name, []).append(item)
             if wanted.issubset(found):
                 break
         return found
+
+    def look(self, names=(), uids=()):
+        """One read of the list for databases just created or deleted: (name -> record, the uids still listed).
+
+        Cloud66 lists a new database last, so when only names are sought the pages are read newest first and
+        reading stops once every name was seen; a deleted database may have stood anywhere, so uids cost a scan of
+        every page.
+        """
+        names, uids = set(names), set(uids)
+        records, listed = {}, set()
+        for items in self._pages(self.path, newest_first=not uids):
+            for item in items:
+                records.update((name, item) for name in database_names(item) & names)
+                if item.get("uid") in uids:
+                    listed.add(item["uid"])
+            if not uids and names.issubset(records):
+                break
+        return records, listed
 
     def users(self):
         """The group's database users, read once however often a run asks."""
         if self._users is None:
             path = api_path("stacks", self.stack_id, "server_groups", self.server_group_id, "database_users")
-            self._users = [user for items in self._pages(path) for user in items]
+            self._users = [user for items in self._pages(path, record=user_record) for user in items]
         return self._users
 
     def usernames(self, user_ids):
@@ -124,8 +156,7 @@ class DatabaseGroup:
         "name already exists" answer to a repeated POST means the lost one went through.
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
-        return self._write(lambda: self.client.post(self.path, body),
-                           done_already=lambda exc: exc.status == 400 and bool(ALREADY_EXISTS.search(exc.description or "")),
+        return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
                            took_effect=lambda: self.find(name=name) is not None)
 
     def delete(self, uid):
@@ -146,7 +177,7 @@ class DatabaseGroup:
                 body = send()
                 # Cloud66 accepted the request; without an action in the answer the caller waits on the list alone.
                 action = body.get("response") if isinstance(body, dict) else None
-                return (action if isinstance(action, dict) else {}), True
+                return (action_record(action) if isinstance(action, dict) else {}), True
             except Cloud66Error as exc:
                 if done_already(exc):
                     return None, attempt > 1
@@ -165,24 +196,51 @@ class DatabaseGroup:
 
     def wait_listed(self, name, deadline):
         """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
-        return wait_until(lambda: self.find(name=name), deadline, lambda: (
-            "Database %r was created but server group %s still did not list it after %d s. Raise wait_timeout."
-            % (name, self.server_group_id, round(deadline.elapsed()))))
+        return self.wait_settled([name], [], deadline)[name]
 
     def wait_unlisted(self, uid, deadline):
-        def gone():
-            return True if self.find(uid=uid) is None else None
-        return wait_until(gone, deadline, lambda: (
-            "Database %s was deleted but server group %s still listed it after %d s. Raise wait_timeout."
-            % (uid, self.server_group_id, round(deadline.elapsed()))))
+        self.wait_settled([], [uid], deadline)
 
-    def _pages(self, path):
+    def wait_settled(self, names, uids, deadline):
+        """Wait until the list shows every database in ``names`` and none of ``uids``; returns name -> record."""
+        last_look = [{}, set(uids)]
+
+        def settled():
+            last_look[:] = self.look(names, uids)
+            records, listed = last_look
+            return records if len(records) == len(set(names)) and not listed else None
+
+        def describe():
+            records, listed = last_look
+            missing = sorted(set(names) - set(records))
+            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
+            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
+            return ("The database list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
+                    "list some time after an action finished; raise wait_timeout."
+                    % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+        return wait_until(settled, deadline, describe)
+
+    def _pages(self, path, record=database_record, newest_first=False):
+        """The list's pages, each as a list of records read by ``record``; see _newest_first for that order."""
         try:
-            yield from self.client.pages(path)
+            for items in self._newest_first(path) if newest_first else self.client.pages(path):
+                yield [record(item) for item in items]
         except Cloud66Error as exc:
             if exc.status == 404:
                 raise self._missing_parent(exc)
             raise
+
+    def _newest_first(self, path):
+        """Page 1 (which gives the page count), then the others from the last one back."""
+        items, info = self.client.page(path, 1)
+        yield items
+        pages = whole_number(info.get("pages"))
+        if pages is None:
+            # No page count: the other pages in their own order, at the cost of reading page 1 again.
+            yield from itertools.islice(self.client.pages(path), 1, None)
+            return
+        for number in range(min(pages, MAX_PAGES), 1, -1):
+            yield self.client.page(path, number)[0]
 
     def _missing_parent(self, exc):
         """Say which of stack and server group is missing, at the cost of one request on this failure path."""

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from ._client import Cloud66Error, api_path
+from ._records import server_group_record, text
 
 DATABASE_GROUP_TYPES = ("mysql", "postgresql")
 STACK_NOT_FOUND = "Stack %s was not found, or the token's account cannot see it (set account_id to reach another account)."
@@ -43,9 +44,14 @@ def find_server_group_id(client, stack_id, name=None, group_type=None):
         if exc.status == 404:
             raise Cloud66Error(STACK_NOT_FOUND % stack_id, status=404, error=exc.error, description=exc.description)
         raise
+    groups = [server_group_record(group) for group in groups]
     if name:
         matches = [group for group in groups if group.get("name") == name]
         what = "named %r" % name
+    elif any(not text(group.get("type")) for group in groups):
+        raise Cloud66Error("Cloud66 did not report the type of every server group of stack %s, so server_group_type "
+                           "cannot pick one. Give server_group_name or server_group_id instead. Its groups (name/id): %s."
+                           % (stack_id, _describe(groups, "name", "id")))
     else:
         matches = [group for group in groups if str(group.get("type", "")).lower() == group_type.lower()]
         what = "of type %r" % group_type

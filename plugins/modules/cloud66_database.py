@@ -114,7 +114,10 @@ EXAMPLES = r"""
 RETURN = r"""
 database:
   description:
-    - The database as Cloud66 lists it.
+    - The database as Cloud66 lists it, with every field Cloud66 sent.
+    - Cloud66 documents two shapes for a database. Where it sends the other spelling, the fields below are added
+      with the value of C(database_name), C(encoding) and C(created_at_iso); C(users) is there only when Cloud66
+      lists it.
     - Empty when there is no such database, after a delete, or when a new database is not listed yet (O(wait=false)
       or check mode).
   returned: always
@@ -146,6 +149,7 @@ database:
       sample: "2023-01-15T10:30:00Z"
     users:
       description: The usernames of the database users that can access it.
+      returned: when Cloud66 lists them
       type: list
       elements: str
       sample: [app_user, readonly_user]

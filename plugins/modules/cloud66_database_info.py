@@ -65,7 +65,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 databases:
-  description: The databases of the server group that match the filters, in the order Cloud66 lists them.
+  description:
+    - The databases of the server group that match the filters, in the order Cloud66 lists them, with every field
+      Cloud66 sent.
+    - Cloud66 documents two shapes for a database. Where it sends the other spelling, the fields below are added
+      with the value of C(database_name), C(encoding) and C(created_at_iso); C(users) is there only when Cloud66
+      lists it.
   returned: always
   type: list
   elements: dict
@@ -96,21 +101,23 @@ databases:
       sample: "2023-01-15T10:30:00Z"
     users:
       description: The usernames of the database users that can access it.
+      returned: when Cloud66 lists them
       type: list
       elements: str
       sample: [app_user, readonly_user]
 """
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
+from ansible_collections.cloud66.cloud.plugins.module_utils._records import database_names
 
 
 class Cloud66DatabaseInfo(Cloud66Module):
 
     def gather(self):
-        wanted = dict((key, self.params[key]) for key in ("name", "uid") if self.params[key] is not None)
+        name, uid = self.params["name"], self.params["uid"]
         self.result["databases"] = [
             record for record in self.database_group().all()
-            if all(record.get(key) == value for key, value in wanted.items())
+            if (name is None or name in database_names(record)) and (uid is None or record.get("uid") == uid)
         ]
 
 

@@ -16,8 +16,10 @@ description:
     waiting on each, and then waits on all started actions together, polling them in turns.
   - A loop of M(cloud66.cloud.cloud66_database) reads the list once per item and waits on each action in turn;
     prefer this module, or the C(cloud66.cloud.databases) role built on it, to provision many databases.
-  - Cloud66 refreshes its database list some time after an action finished, so databases created by this run are
-    returned with the uid their action reports, which may be empty, rather than their full record.
+  - Cloud66 refreshes its database list some time after an action finished. With O(wait=true) the module returns
+    only once the list shows every database it created and none it deleted, so that the next task sees them, and a
+    created database is returned as the list shows it. Reading for new databases starts at the last page, where
+    Cloud66 lists them.
   - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
     C(requests) library there.
 author:
@@ -66,13 +68,13 @@ options:
         elements: str
   wait:
     description:
-      - Wait until every started action has finished.
+      - Wait until every started action has finished and the database list shows the result.
       - With V(false) the module returns as soon as Cloud66 has accepted every request, with the started actions.
     type: bool
     default: true
   wait_timeout:
     description:
-      - How many seconds in total the module may wait for all actions together.
+      - How many seconds in total the module may wait, for all actions together and for the list to catch up.
     type: int
     default: 600
 seealso:
@@ -122,8 +124,10 @@ databases:
       sample: true
     database:
       description:
-        - The database as Cloud66 listed it before this run, or for a database this run created, its name and the
-          uid its action reports (if any). Empty for a database that does not exist.
+        - The database as Cloud66 lists it, in the shape documented for M(cloud66.cloud.cloud66_database)'s
+          RV(cloud66.cloud.cloud66_database#module:database) return value.
+        - For a database this run created, the listed record once the list shows it (O(wait=true)), or only its
+          name (O(wait=false) or check mode). Empty for a database that does not exist or that this run deleted.
       type: dict
       sample: {"uid": "db_abc123", "name": "app_production", "users": ["app_user"]}
     action:
@@ -140,6 +144,7 @@ actions:
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import FAILED, action_outcome
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._records import action_name
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem, users_warning
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
 
@@ -193,26 +198,40 @@ class Cloud66Databases(Cloud66Module):
                 self.result["actions"].append(entry["action"])
         started = [entry for entry in entries if entry["action"]]
         self._started = started
-        if not (self.params["wait"] and started):
+        if not self.params["wait"]:
             return
+        failed = self._wait_actions(group, started, records_before) if started else []
+        self._settle(group, [entry for entry in planned if entry not in failed], records_before)
+        if failed:
+            self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
+                "%s %s (action %s): %s" % (action_name(entry["action"]), entry["name"], entry["action"].get("id"),
+                                           entry["action"].get("finished_message") or "no message given") for entry in failed)))
+
+    def _wait_actions(self, group, started, records_before):
+        """Wait for every started action; returns the entries whose action failed, which then count as unchanged."""
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
         for entry, action in zip(started, finished):
             entry["action"] = action
-            if entry["state"] == "present" and action.get("resource_id"):
-                entry["database"]["uid"] = action["resource_id"]
         self.result["actions"] = finished
         failed = [entry for entry in started if action_outcome(entry["action"]) == FAILED]
         for entry in failed:
-            # A failed action changed nothing: the database is as it was before.
             entry["changed"] = False
             entry["database"] = records_before[entry["name"]]
-        self.result["changed"] = any(entry["changed"] for entry in entries)
-        if failed:
-            self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
-                "%s %s (action %s): %s" % (entry["action"].get("action_type", "action"), entry["name"], entry["action"].get("id"),
-                                           entry["action"].get("finished_message") or "no message given") for entry in failed)))
+        self.result["changed"] = any(entry["changed"] for entry in self.result["databases"])
+        return failed
+
+    def _settle(self, group, entries, records_before):
+        """Wait until the database list shows what this run asked for, so that the next task sees it; created
+        entries then carry their listed record."""
+        created = [entry for entry in entries if entry["state"] == "present"]
+        deleted = [records_before[entry["name"]]["uid"] for entry in entries if entry["state"] == "absent"]
+        listed = group.wait_settled([entry["name"] for entry in created], deleted, self.deadline)
+        for entry in created:
+            entry["database"] = listed[entry["name"]]
 
     def timed_out(self, actions):
+        if not actions:
+            return
         for entry, action in zip(self._started, actions):
             entry["action"] = action
         self.result["actions"] = actions
