@@ -11,7 +11,7 @@ import re
 
 from ._actions import wait_until
 from ._client import MAX_PAGES, Cloud66Error, api_path
-from ._records import action_record, database_names, database_record, user_record, whole_number
+from ._records import action_record, database_names, database_record, text, user_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
 # How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
@@ -220,8 +220,10 @@ class DatabaseGroup:
                     % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
         return wait_until(settled, deadline, describe)
 
-    def _pages(self, path, record=database_record, newest_first=False):
-        """The list's pages, each as a list of records read by ``record``; see _newest_first for that order."""
+    def _pages(self, path, record=None, newest_first=False):
+        """The list's pages, each as a list of records read by ``record`` (by default: databases); see _newest_first
+        for that order."""
+        record = record or self._database
         try:
             for items in self._newest_first(path) if newest_first else self.client.pages(path):
                 yield [record(item) for item in items]
@@ -229,6 +231,16 @@ class DatabaseGroup:
             if exc.status == 404:
                 raise self._missing_parent(exc)
             raise
+
+    def _database(self, raw):
+        """A listed database in the documented shape; one that has no uid or no name is an answer we cannot use."""
+        record = database_record(raw)
+        if not text(record.get("uid")) or not database_names(record):
+            raise Cloud66Error("Server group %s of stack %s lists a database this collection cannot read: it needs a "
+                               "string 'uid' and a 'name' or 'database_name', and has the fields %s. Cloud66 may have "
+                               "changed its answers; please report this."
+                               % (self.server_group_id, self.stack_id, ", ".join(sorted(map(str, record))) or "none"))
+        return record
 
     def _newest_first(self, path):
         """Page 1 (which gives the page count), then the others from the last one back."""

@@ -44,9 +44,14 @@ DEFAULT_CONFIG = {
     'queue_seconds': 0.3,
     'list_lag_seconds': 1.0,
     'action_shape': 'status',
+    'profile': 'endpoint',
+    # Whether server group records carry "type"; null: as the profile has it (the model profile leaves it out).
+    'group_types': None,
     'rate_limit': 3000,
 }
 ACTION_SHAPES = ('status', 'legacy')
+# Which of Cloud66's published shapes the API answers in: the endpoint pages' examples, or the model pages'.
+PROFILES = ('endpoint', 'model')
 DB_TYPES = ('mysql', 'postgresql')
 DB_CHARSETS = {'mysql': ('utf8mb4', 'utf8mb4_unicode_ci'), 'postgresql': ('UTF8', 'en_US.UTF-8')}
 DB_NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,62}')
@@ -84,6 +89,11 @@ def _is_number(value):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def numeric_id(uid):
+    """A stable integer id for a record known by its uid, for the shapes that give integer ids."""
+    return int(hashlib.sha256(uid.encode('utf-8')).hexdigest()[:8], 16) if uid else None
 
 
 def _stable_hex(*parts):
@@ -141,6 +151,14 @@ def validate_config(values, base):
             if value not in ACTION_SHAPES:
                 raise ValueError('config action_shape must be one of %s, got %r' % (', '.join(ACTION_SHAPES), value))
             result[key] = value
+        elif key == 'profile':
+            if value not in PROFILES:
+                raise ValueError('config profile must be one of %s, got %r' % (', '.join(PROFILES), value))
+            result[key] = value
+        elif key == 'group_types':
+            if value is not None and not isinstance(value, bool):
+                raise ValueError('config group_types must be true, false or null, got %r' % (value,))
+            result[key] = value
         elif key == 'rate_limit':
             if not _is_int(value) or value < 1:
                 raise ValueError('config rate_limit must be an integer >= 1, got %r' % (value,))
@@ -189,7 +207,7 @@ class Action:
     def finished(self, now):
         return now >= self.finish_at
 
-    def render(self, now, shape):
+    def render(self, now, shape, profile='endpoint'):
         finished = now >= self.finish_at
         started = now >= self.start_at
         if finished:
@@ -208,6 +226,8 @@ class Action:
         success = None
         if finished:
             success = self.success if shape == 'status' else ('true' if self.success else 'false')
+        if profile == 'model':
+            return self._render_model(now, started, finished, success)
         body = {'id': self.id}
         if shape == 'status':
             body['status'] = status
@@ -226,6 +246,24 @@ class Action:
         return body
 
 
+    def _render_model(self, now, started, finished, success):
+        """The AsyncAction model page's shape: named by ``action``, no ``status``, an integer ``resource_id``."""
+        return {
+            'id': self.id,
+            'user': 'api@example.com',
+            'resource_type': self.resource_type,
+            'action': self.action_type,
+            'resource_id': numeric_id(self.resource_uid),
+            'started_via': 'api',
+            'started_at': iso_time(self.start_at) if started else None,
+            'finished_at': iso_time(self.finish_at) if finished else None,
+            'finished_success': success,
+            'finished_message': self.message if finished else None,
+            'finished_result': {} if finished else None,
+            'metadata': {},
+        }
+
+
 class Group:
     """A server group with its database users and databases (server-side truth plus list bookkeeping)."""
 
@@ -242,8 +280,13 @@ class Group:
         self.databases = []
         self.inflight = []
 
-    def record(self):
-        return {'id': self.id, 'name': self.name, 'type': self.type, 'created_at': self.created_at, 'updated_at': self.updated_at}
+    def record(self, with_type=True):
+        record = {'id': self.id, 'name': self.name, 'type': self.type, 'created_at': self.created_at,
+                  'updated_at': self.updated_at}
+        if not with_type:
+            # As the List Server Groups example shows them: without a type.
+            del record['type']
+        return record
 
     def supports_databases(self):
         return self.type in DB_TYPES
@@ -565,7 +608,7 @@ def _page_number(query):
     return int(text)
 
 
-def paginate(items, query, render=None):
+def paginate(items, query, render=None, profile='endpoint'):
     """Return a paginated list body for ``items`` (rendering only the items on the page)."""
     page = _page_number(query)
     total = len(items)
@@ -574,7 +617,7 @@ def paginate(items, query, render=None):
     if render is not None:
         chunk = [render(item) for item in chunk]
     in_range = page <= pages
-    return {
+    body = {
         'response': chunk,
         'count': len(chunk),
         'pagination': {
@@ -586,6 +629,12 @@ def paginate(items, query, render=None):
             'pages': pages,
         },
     }
+    if profile == 'model':
+        # The Pagination model page: "prev", and no per_page.
+        pagination = body['pagination']
+        pagination['prev'] = pagination.pop('previous')
+        del pagination['per_page']
+    return body
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -864,7 +913,20 @@ class Simulator:
         group.inflight.append(action)
         return action
 
-    def _render_database(self, record, usernames):
+    def _render_database(self, record, usernames, group=None, profile='endpoint'):
+        if profile == 'model':
+            return {
+                'uid': record['uid'],
+                'stack_uid': group.stack_uid,
+                'server_group_id': group.id,
+                'database_name': record['name'],
+                'collation': record['collation'],
+                'encoding': record['charset'],
+                'size_bytes': record['size_bytes'],
+                'size_rows': 0,
+                'created_at_iso': record['created_at'],
+                'updated_at_iso': record['created_at'],
+            }
         return {
             'uid': record['uid'],
             'name': record['name'],
@@ -876,7 +938,17 @@ class Simulator:
         }
 
     @staticmethod
-    def _render_user(user, databases, now):
+    def _render_user(user, databases, now, group=None, profile='endpoint'):
+        if profile == 'model':
+            return {
+                'uid': user['uid'],
+                'stack_uid': group.stack_uid,
+                'server_group_id': group.id,
+                'username': user['username'],
+                'host': '%',
+                'created_at_iso': user['created_at'],
+                'updated_at_iso': user['created_at'],
+            }
         return {
             'uid': user['uid'],
             'username': user['username'],
@@ -885,21 +957,35 @@ class Simulator:
             'created_at': user['created_at'],
         }
 
+    def _group_types(self):
+        types = self.config['group_types']
+        return self.config['profile'] == 'endpoint' if types is None else types
+
+    def _render_action(self, action, now):
+        return action.render(now, self.config['action_shape'], self.config['profile'])
+
+    def _duplicate(self, description):
+        """A create of a name in use: 400 in the endpoint profile, the general 409 conflict in the model one."""
+        if self.config['profile'] == 'model':
+            return SimError(409, description)
+        return _bad(description)
+
     # -- API handlers ---------------------------------------------------------------------------------------------
 
     def _api_list_stacks(self, ctx, params, account, now, fail_message):
         stacks = [stack['record'] for stack in self.world.stacks if stack['account'] == account]
-        return 200, paginate(stacks, ctx.query)
+        return 200, paginate(stacks, ctx.query, profile=self.config['profile'])
 
     def _api_get_stack(self, ctx, params, account, now, fail_message):
         return 200, {'response': self._stack(params, account)['record']}
 
     def _api_list_groups(self, ctx, params, account, now, fail_message):
         stack = self._stack(params, account)
-        return 200, paginate(stack['groups'], ctx.query, Group.record)
+        with_type = self._group_types()
+        return 200, paginate(stack['groups'], ctx.query, lambda group: group.record(with_type), self.config['profile'])
 
     def _api_get_group(self, ctx, params, account, now, fail_message):
-        return 200, {'response': self._group(params, account)[1].record()}
+        return 200, {'response': self._group(params, account)[1].record(self._group_types())}
 
     def _api_list_databases(self, ctx, params, account, now, fail_message):
         group = self._group(params, account, True)[1]
@@ -908,7 +994,8 @@ class Simulator:
             group.databases = [db for db in group.databases if db['dies'] is None or now < db['dies'] + lag]
         listed = [db for db in group.databases if _db_listed(db, now, lag)]
         usernames = group.user_names(now)
-        return 200, paginate(listed, ctx.query, lambda db: self._render_database(db, usernames))
+        profile = self.config['profile']
+        return 200, paginate(listed, ctx.query, lambda db: self._render_database(db, usernames, group, profile), profile)
 
     def _api_create_database(self, ctx, params, account, now, fail_message):
         stack, group = self._group(params, account, True)
@@ -927,7 +1014,7 @@ class Simulator:
         taken = any(db['name'] == name and (db['dies'] is None or now < db['dies']) for db in group.databases)
         taken = taken or any(a.action_type == 'database_create' and a.subject == name for a in group.inflight)
         if taken:
-            raise _bad("Database '%s' already exists" % name)
+            raise self._duplicate("Database '%s' already exists" % name)
         user_ids = body.get('database_user_ids')
         if user_ids is None or user_ids == '':
             user_ids = []
@@ -950,7 +1037,7 @@ class Simulator:
                 'uid': db_uid, 'name': name, 'charset': charset, 'collation': collation, 'size_bytes': 0,
                 'created_at': iso_time(action.finish_at), 'user_uids': selected, 'born': action.finish_at, 'dies': None,
             })
-        return 200, {'response': action.render(now, self.config['action_shape'])}
+        return 200, {'response': self._render_action(action, now)}
 
     def _api_delete_database(self, ctx, params, account, now, fail_message):
         stack, group = self._group(params, account, True)
@@ -966,12 +1053,14 @@ class Simulator:
         action = self._start_action(stack, group, 'database_delete', 'database', uid, record['name'], now, fail_message)
         if action.success and (record['dies'] is None or action.finish_at < record['dies']):
             record['dies'] = action.finish_at
-        return 200, {'response': action.render(now, self.config['action_shape'])}
+        return 200, {'response': self._render_action(action, now)}
 
     def _api_list_users(self, ctx, params, account, now, fail_message):
         group = self._group(params, account, True)[1]
         users = group.live_users(now)
-        return 200, paginate(users, ctx.query, lambda user: self._render_user(user, group.databases, now))
+        profile = self.config['profile']
+        return 200, paginate(users, ctx.query, lambda user: self._render_user(user, group.databases, now, group, profile),
+                             profile)
 
     def _api_create_user(self, ctx, params, account, now, fail_message):
         stack, group = self._group(params, account, True)
@@ -989,7 +1078,7 @@ class Simulator:
         taken = any(user['username'] == username for user in group.users)
         taken = taken or any(a.action_type == 'database_user_create' and a.subject == username for a in group.inflight)
         if taken:
-            raise _bad("Database user '%s' already exists" % username)
+            raise self._duplicate("Database user '%s' already exists" % username)
         db_ids = body.get('database_ids')
         if db_ids is None or db_ids == '':
             db_ids = []
@@ -1011,13 +1100,15 @@ class Simulator:
             for db in targets:
                 if user_uid not in db['user_uids']:
                     db['user_uids'].append(user_uid)
-        return 200, {'response': action.render(now, self.config['action_shape'])}
+        return 200, {'response': self._render_action(action, now)}
 
     def _api_list_actions(self, ctx, params, account, now, fail_message):
         stack = self._stack(params, account)
-        shape = self.config['action_shape']
-        newest_first = list(reversed(stack['action_ids']))
-        return 200, paginate(newest_first, ctx.query, lambda action_id: self.world.actions[action_id].render(now, shape))
+        shape, profile = self.config['action_shape'], self.config['profile']
+        # Cloud66 does not document the order; the model profile lists the oldest first, the endpoint one the newest.
+        ordered = list(stack['action_ids']) if profile == 'model' else list(reversed(stack['action_ids']))
+        return 200, paginate(ordered, ctx.query, lambda action_id: self.world.actions[action_id].render(now, shape, profile),
+                             profile)
 
     def _api_get_action(self, ctx, params, account, now, fail_message):
         stack = self._stack(params, account)
@@ -1025,7 +1116,7 @@ class Simulator:
         action = self.world.actions.get(int(text)) if _digits(text) else None
         if action is None or action.stack_uid != stack['uid']:
             raise SimError(404, 'Action not found')
-        return 200, {'response': action.render(now, self.config['action_shape'])}
+        return 200, {'response': self._render_action(action, now)}
 
     # -- control API ----------------------------------------------------------------------------------------------
 
@@ -1455,6 +1546,11 @@ def build_parser():
                         help='seconds after an action finishes before the database list reflects it')
     parser.add_argument('--action-shape', choices=ACTION_SHAPES, default=DEFAULT_CONFIG['action_shape'],
                         help='"status" (with a status field) or "legacy" (no status, finished_success as strings)')
+    parser.add_argument('--profile', choices=PROFILES, default=DEFAULT_CONFIG['profile'],
+                        help='"endpoint" (the endpoint pages\' example shapes) or "model" (the model pages\' shapes '
+                             'everywhere, 409 on a duplicate, actions listed oldest first)')
+    parser.add_argument('--group-types', choices=('yes', 'no'), default=None,
+                        help='whether server groups carry their type (default: as the profile has it)')
     parser.add_argument('--rate-limit', type=int, default=DEFAULT_CONFIG['rate_limit'], help='requests per token per hour')
     parser.add_argument('--verbose', action='store_true', help='log every request to stderr')
     return parser
@@ -1468,7 +1564,9 @@ def main(argv=None):
     try:
         sim = Simulator(fixture=args.fixture, host=args.host, port=args.port, verbose=args.verbose,
                         action_seconds=args.action_seconds, queue_seconds=args.queue_seconds,
-                        list_lag_seconds=args.list_lag_seconds, action_shape=args.action_shape, rate_limit=args.rate_limit)
+                        list_lag_seconds=args.list_lag_seconds, action_shape=args.action_shape, profile=args.profile,
+                        group_types=None if args.group_types is None else args.group_types == 'yes',
+                        rate_limit=args.rate_limit)
     except ValueError as exc:
         sys.stderr.write('cloud66_sim: %s\n' % exc)
         return 2

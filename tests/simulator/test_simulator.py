@@ -305,6 +305,40 @@ def test_legacy_shape(sim):
     assert failed['finished_success'] == 'false' and failed['finished_message'] == 'Disk full'
 
 
+def test_model_profile_speaks_the_model_pages(sim):
+    control(sim, 'POST', '/config', {'profile': 'model'})
+    groups = api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json
+    assert 'type' not in groups['response'][0] and set(groups['response'][0]) == {'id', 'name', 'created_at', 'updated_at'}
+    assert 'prev' in groups['pagination'] and 'previous' not in groups['pagination']
+    action = create_db(sim, 'model_db').json['response']
+    assert 'status' not in action and 'action_type' not in action and action['action'] == 'database_create'
+    assert isinstance(action['resource_id'], int) and action['finished_at'] is None and action['finished_success'] is None
+    done = wait_finished(sim, action['id'])
+    assert done['finished_success'] is True and done['finished_message'] == 'Completed successfully'
+    duplicate = create_db(sim, 'model_db')
+    assert duplicate.status == 409 and duplicate.json['error'] == 'conflict'
+    create_db(sim, 'model_db2')
+    ids = [a['id'] for a in api(sim, 'GET', '/stacks/%s/actions' % SHOP).json['response']]
+    assert ids == sorted(ids) and len(ids) == 2
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        listed = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['database_name'] == 'model_db']
+        if listed:
+            break
+        time.sleep(0.03)
+    record = listed[0]
+    assert set(record) == {'uid', 'stack_uid', 'server_group_id', 'database_name', 'collation', 'encoding', 'size_bytes',
+                           'size_rows', 'created_at_iso', 'updated_at_iso'}
+    user = api(sim, 'GET', MYSQL + '/database_users').json['response'][0]
+    assert 'databases' not in user and user['username'] == 'app_user' and 'created_at_iso' in user
+    control(sim, 'POST', '/config', {'group_types': True})
+    assert api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]['type'] == 'mysql'
+    control(sim, 'POST', '/reset', {'config': {'group_types': False}})
+    assert 'type' not in api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]
+    control(sim, 'POST', '/reset', {})
+    assert 'type' in api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]
+
+
 def test_name_validation_and_duplicates(sim):
     dup = create_db(sim, 'app_production')
     assert dup.status == 400 and dup.json['error_description'] == "Database 'app_production' already exists"
@@ -574,10 +608,11 @@ def test_json_suffix(sim):
 
 def test_config_and_reset(sim):
     config = control(sim, 'GET', '/config').json
-    assert config == {'action_seconds': 0.3, 'queue_seconds': 0.1, 'list_lag_seconds': 0.2, 'action_shape': 'status', 'rate_limit': 3000}
+    assert config == {'action_seconds': 0.3, 'queue_seconds': 0.1, 'list_lag_seconds': 0.2, 'action_shape': 'status',
+                      'profile': 'endpoint', 'group_types': None, 'rate_limit': 3000}
     updated = control(sim, 'POST', '/config', {'action_seconds': 5, 'action_shape': 'legacy'}).json
     assert updated['action_seconds'] == 5.0 and updated['action_shape'] == 'legacy'
-    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'rate_limit': 0}, {'rate_limit': True},
+    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'}, {'rate_limit': 0}, {'rate_limit': True},
                 {'queue_seconds': '1'}):
         assert control(sim, 'POST', '/config', bad).status == 400, bad
     create_db(sim, 'before_reset')
