@@ -161,6 +161,8 @@ class Cloud66Client:
         self.validate_certs = validate_certs
         self.sleep = sleep
         self.request_count = 0
+        # The pagination of the last list page read, for callers that want the list's total count.
+        self.last_page = {}
         self.session = requests.Session()
         self.session.headers.update({
             "Authorization": "Bearer %s" % api_token,
@@ -182,7 +184,8 @@ class Cloud66Client:
     def page(self, path, number, retries=None):
         """One page of a list: (its items, its pagination in the documented spelling)."""
         body = self.get(path, params={"page": number}, retries=retries)
-        return response_of(body, list, "GET %s" % path), page_info(body)
+        items, self.last_page = response_of(body, list, "GET %s" % path), page_info(body)
+        return items, self.last_page
 
     def pages(self, path, retries=None):
         """Yield the items of each page in turn; stops as soon as the caller stops iterating."""

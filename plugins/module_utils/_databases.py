@@ -18,6 +18,8 @@ from ._stacks import STACK_NOT_FOUND
 ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 NAME_MAX_LENGTH = 63
 NAME_FORBIDDEN = re.compile(r"[\s/\\?#;%]|\.\.")
+# While the list's count says it has not caught up, a look reads page 1 alone, but every this many looks reads on.
+FULL_LOOK_EVERY = 3
 
 
 def name_problem(name):
@@ -61,6 +63,8 @@ class DatabaseGroup:
         self.server_group_id = server_group_id
         self.path = api_path("stacks", stack_id, "server_groups", server_group_id, "databases")
         self._users = None
+        # The list's total count (pagination.count) as the last page read of it gave it.
+        self.listed_total = None
 
     def find(self, name=None, uid=None, newest_first=False):
         """The record with this uid (or else this name), or None.
@@ -102,23 +106,27 @@ class DatabaseGroup:
                 break
         return found
 
-    def look(self, names=(), uids=()):
-        """One read of the list for databases just created or deleted: (name -> record, the uids still listed).
+    def look(self, names=(), uids=(), expected_total=None):
+        """One read of the list for databases just created or deleted: (name -> record, the uids still listed,
+        whether the whole list was read).
 
         Cloud66 lists a new database last, so when only names are sought the pages are read newest first and
         reading stops once every name was seen; a deleted database may have stood anywhere, so uids cost a scan of
-        every page.
+        every page. With ``expected_total``, a page 1 that counts another total ends the look: the list has not
+        caught up yet.
         """
         names, uids = set(names), set(uids)
         records, listed = {}, set()
-        for items in self._pages(self.path, newest_first=not uids):
+        for number, items in enumerate(self._pages(self.path, newest_first=not uids), start=1):
             for item in items:
                 records.update((name, item) for name in database_names(item) & names)
                 if item.get("uid") in uids:
                     listed.add(item["uid"])
             if not uids and names.issubset(records):
-                break
-        return records, listed
+                return records, listed, False
+            if number == 1 and expected_total is not None and self.listed_total != expected_total:
+                return records, listed, False
+        return records, listed, True
 
     def users(self):
         """The group's database users, read once however often a run asks."""
@@ -202,22 +210,39 @@ class DatabaseGroup:
         self.wait_settled([], [uid], deadline)
 
     def wait_settled(self, names, uids, deadline):
-        """Wait until the list shows every database in ``names`` and none of ``uids``; returns name -> record."""
-        last_look = [{}, set(uids)]
+        """Wait until the list shows every database in ``names`` and none of ``uids``; returns name -> record.
+
+        The list's total count tells when it has caught up: until page 1 counts the total the list had before the
+        run's writes, plus the creates, less the deletes, a look reads page 1 alone. Others may change the group
+        meanwhile and upset that sum, so every few looks one reads the list whatever its count.
+        """
+        expected_total = None if self.listed_total is None else self.listed_total + len(set(names)) - len(set(uids))
+        last_look = [{}, set(uids), False]
+        looks = []
 
         def settled():
-            last_look[:] = self.look(names, uids)
-            records, listed = last_look
-            return records if len(records) == len(set(names)) and not listed else None
+            looks.append(True)
+            quick = expected_total is not None and len(looks) % FULL_LOOK_EVERY != 0
+            last_look[:] = self.look(names, uids, expected_total if quick else None)
+            records, listed, complete = last_look
+            done = len(records) == len(set(names)) and not listed and (complete or not uids)
+            return records if done else None
 
         def describe():
-            records, listed = last_look
+            records, listed, _complete = last_look
             missing = sorted(set(names) - set(records))
-            problems = ["created but not listed: %s" % ", ".join(map(repr, missing))] if missing else []
-            problems += ["deleted but still listed: %s" % ", ".join(sorted(listed))] if listed else []
-            return ("The database list of server group %s did not catch up after %d s (%s). Cloud66 refreshes the "
-                    "list some time after an action finished; raise wait_timeout."
-                    % (self.server_group_id, round(deadline.elapsed()), "; ".join(problems) or "it has since"))
+            problems = []
+            if missing:
+                problems.append("Database%s %s %s created but server group %s still did not list %s" % (
+                    "s" if len(missing) > 1 else "", ", ".join(map(repr, missing)), "were" if len(missing) > 1 else "was",
+                    self.server_group_id, "them" if len(missing) > 1 else "it"))
+            if listed:
+                problems.append("Database%s %s %s deleted but server group %s still listed %s" % (
+                    "s" if len(listed) > 1 else "", ", ".join(sorted(listed)), "were" if len(listed) > 1 else "was",
+                    self.server_group_id, "them" if len(listed) > 1 else "it"))
+            return ("%s after %d s. Cloud66 refreshes the list some time after an action finished; raise wait_timeout."
+                    % ("; ".join(problems) or "The database list of server group %s did not catch up"
+                       % self.server_group_id, round(deadline.elapsed())))
         return wait_until(settled, deadline, describe)
 
     def _pages(self, path, record=None, newest_first=False):
@@ -226,6 +251,8 @@ class DatabaseGroup:
         record = record or self._database
         try:
             for items in self._newest_first(path) if newest_first else self.client.pages(path):
+                if path == self.path:
+                    self.listed_total = whole_number(self.client.last_page.get("count"))
                 yield [record(item) for item in items]
         except Cloud66Error as exc:
             if exc.status == 404:

@@ -47,6 +47,10 @@ DEFAULT_CONFIG = {
     'profile': 'endpoint',
     # Whether server group records carry "type"; null: as the profile has it (the model profile leaves it out).
     'group_types': None,
+    # New actions stay unfinished until released (POST /_sim/release, or a request matching a "release" fault).
+    'hold_actions': False,
+    # The database lists show the group as it was when this was set, until released.
+    'hold_lists': False,
     'rate_limit': 3000,
 }
 ACTION_SHAPES = ('status', 'legacy')
@@ -65,7 +69,7 @@ ERROR_CODES = {
     500: 'internal_server_error', 502: 'bad_gateway', 503: 'throttled', 504: 'gateway_timeout',
 }
 SUCCESS_MESSAGE = 'Completed successfully'
-FAULT_EFFECTS = ('status', 'delay', 'drop', 'lost_answer', 'fail_action')
+FAULT_EFFECTS = ('status', 'delay', 'drop', 'lost_answer', 'fail_action', 'release')
 FAULT_KEYS = frozenset(('method', 'path', 'times', 'skip', 'body', 'headers', 'comment') + FAULT_EFFECTS)
 
 
@@ -155,6 +159,10 @@ def validate_config(values, base):
             if value not in PROFILES:
                 raise ValueError('config profile must be one of %s, got %r' % (', '.join(PROFILES), value))
             result[key] = value
+        elif key in ('hold_actions', 'hold_lists'):
+            if not isinstance(value, bool):
+                raise ValueError('config %s must be true or false, got %r' % (key, value))
+            result[key] = value
         elif key == 'group_types':
             if value is not None and not isinstance(value, bool):
                 raise ValueError('config group_types must be true, false or null, got %r' % (value,))
@@ -187,7 +195,7 @@ class Action:
     """An asynchronous action; its status is computed from the clock."""
 
     __slots__ = ('id', 'stack_uid', 'group_id', 'action_type', 'resource_type', 'resource_uid', 'subject',
-                 'created', 'start_at', 'finish_at', 'success', 'message')
+                 'created', 'start_at', 'finish_at', 'success', 'message', 'effects')
 
     def __init__(self, action_id, group, action_type, resource_type, resource_uid, subject, now, config, fail_message):
         self.id = action_id
@@ -200,12 +208,31 @@ class Action:
         self.created = now
         duration = config['action_seconds']
         self.start_at = now + min(config['queue_seconds'], duration)
-        self.finish_at = now + duration
+        # A held action finishes when it is released, not at a time.
+        self.finish_at = math.inf if config['hold_actions'] else now + duration
         self.success = fail_message is None
         self.message = SUCCESS_MESSAGE if fail_message is None else fail_message
+        # The server-side changes that happen when the action finishes: (record, key) pairs set to its finish time.
+        self.effects = []
 
     def finished(self, now):
         return now >= self.finish_at
+
+    def takes_effect(self, record, key):
+        """Make ``record[key]`` (a record's 'born' or 'dies') the moment this action finishes."""
+        record[key] = self.finish_at
+        if key == 'born':
+            record['created_at'] = iso_time(self.finish_at) if self.finish_at != math.inf else None
+        self.effects.append((record, key))
+
+    def release(self, now):
+        """Finish a held action now, and with it the change it makes."""
+        self.start_at = min(self.start_at, now)
+        self.finish_at = now
+        for record, key in self.effects:
+            record[key] = now
+            if key == 'born':
+                record['created_at'] = iso_time(now)
 
     def render(self, now, shape, profile='endpoint'):
         finished = now >= self.finish_at
@@ -244,7 +271,6 @@ class Action:
             'updated_at': iso_time(updated),
         })
         return body
-
 
     def _render_model(self, now, started, finished, success):
         """The AsyncAction model page's shape: named by ``action``, no ``status``, an integer ``resource_id``."""
@@ -658,6 +684,7 @@ class Simulator:
         self._startup_config = validate_config(config, DEFAULT_CONFIG)
         self.lock = threading.Lock()
         self.config = dict(self._startup_config)
+        self.lists_frozen_at = time.time() if self.config['hold_lists'] else None
         self.world = World(self._startup_fixture)
         self.request_log = []
         self._seq = 0
@@ -725,6 +752,7 @@ class Simulator:
         with self.lock:
             self.world = world
             self.config = new_config
+            self.lists_frozen_at = time.time() if new_config['hold_lists'] else None
             self.request_log = []
             self._seq = 0
             self.faults = []
@@ -734,7 +762,12 @@ class Simulator:
 
     def set_config(self, **values):
         with self.lock:
-            self.config = validate_config(values, self.config)
+            config = validate_config(values, self.config)
+            if not config['hold_lists']:
+                self.lists_frozen_at = None
+            elif not self.config['hold_lists']:
+                self.lists_frozen_at = time.time()
+            self.config = config
             return dict(self.config)
 
     def add_fault(self, **rule):
@@ -859,7 +892,18 @@ class Simulator:
                 status, payload = getattr(self, handler_name)(ctx, params, account, now, fail_message)
             except SimError as err:
                 status, payload = err.status, err.payload()
+            if ctx.fault is not None and ctx.fault['effect'] == 'release':
+                self.release_actions(time.time())
         return status, payload, headers
+
+    def release_actions(self, now):
+        """Finish every held action now and let the lists follow again; returns how many actions were held."""
+        held = [action for action in self.world.actions.values() if action.finish_at == math.inf]
+        for action in held:
+            action.release(now)
+        self.config = dict(self.config, hold_actions=False, hold_lists=False)
+        self.lists_frozen_at = None
+        return len(held)
 
     def _remaining(self, token, now):
         limit = self.config['rate_limit']
@@ -990,9 +1034,12 @@ class Simulator:
     def _api_list_databases(self, ctx, params, account, now, fail_message):
         group = self._group(params, account, True)[1]
         lag = self.config['list_lag_seconds']
-        if any(db['dies'] is not None and now >= db['dies'] + lag for db in group.databases):
-            group.databases = [db for db in group.databases if db['dies'] is None or now < db['dies'] + lag]
-        listed = [db for db in group.databases if _db_listed(db, now, lag)]
+        if self.lists_frozen_at is not None:
+            listed = [db for db in group.databases if _db_exists(db, self.lists_frozen_at)]
+        else:
+            if any(db['dies'] is not None and now >= db['dies'] + lag for db in group.databases):
+                group.databases = [db for db in group.databases if db['dies'] is None or now < db['dies'] + lag]
+            listed = [db for db in group.databases if _db_listed(db, now, lag)]
         usernames = group.user_names(now)
         profile = self.config['profile']
         return 200, paginate(listed, ctx.query, lambda db: self._render_database(db, usernames, group, profile), profile)
@@ -1033,10 +1080,10 @@ class Simulator:
         action = self._start_action(stack, group, 'database_create', 'database', db_uid, name, now, fail_message)
         if action.success:
             charset, collation = DB_CHARSETS[group.type]
-            group.databases.append({
-                'uid': db_uid, 'name': name, 'charset': charset, 'collation': collation, 'size_bytes': 0,
-                'created_at': iso_time(action.finish_at), 'user_uids': selected, 'born': action.finish_at, 'dies': None,
-            })
+            record = {'uid': db_uid, 'name': name, 'charset': charset, 'collation': collation, 'size_bytes': 0,
+                      'user_uids': selected, 'dies': None}
+            action.takes_effect(record, 'born')
+            group.databases.append(record)
         return 200, {'response': self._render_action(action, now)}
 
     def _api_delete_database(self, ctx, params, account, now, fail_message):
@@ -1052,7 +1099,7 @@ class Simulator:
         group.prune(now)
         action = self._start_action(stack, group, 'database_delete', 'database', uid, record['name'], now, fail_message)
         if action.success and (record['dies'] is None or action.finish_at < record['dies']):
-            record['dies'] = action.finish_at
+            action.takes_effect(record, 'dies')
         return 200, {'response': self._render_action(action, now)}
 
     def _api_list_users(self, ctx, params, account, now, fail_message):
@@ -1095,8 +1142,9 @@ class Simulator:
         user_uid = 'user_' + _random_hex()
         action = self._start_action(stack, group, 'database_user_create', 'database_user', user_uid, username, now, fail_message)
         if action.success:
-            group.users.append({'uid': user_uid, 'username': username, 'user_type': user_type,
-                                'created_at': iso_time(action.finish_at), 'born': action.finish_at})
+            user = {'uid': user_uid, 'username': username, 'user_type': user_type}
+            action.takes_effect(user, 'born')
+            group.users.append(user)
             for db in targets:
                 if user_uid not in db['user_uids']:
                     db['user_uids'].append(user_uid)
@@ -1154,6 +1202,9 @@ class Simulator:
                     raise _bad(str(exc))
             if key == ('POST', '/databases'):
                 return 200, self._seed_databases(data)
+            if key == ('POST', '/release'):
+                with self.lock:
+                    return 200, {'released': self.release_actions(time.time())}
             if key == ('GET', '/faults'):
                 with self.lock:
                     return 200, {'faults': [_public_fault(rule) for rule in self.faults]}
@@ -1279,7 +1330,7 @@ def _compile_fault(rule):
         raise ValueError('status must be an integer HTTP status')
     if effect == 'delay' and (not _is_number(value) or value < 0 or value > 600):
         raise ValueError('delay must be a number of seconds between 0 and 600')
-    if effect in ('drop', 'lost_answer') and value is not True:
+    if effect in ('drop', 'lost_answer', 'release') and value is not True:
         raise ValueError('%s must be true' % effect)
     if effect == 'fail_action' and (not isinstance(value, str) or not value):
         raise ValueError('fail_action must be a non-empty message')

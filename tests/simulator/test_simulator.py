@@ -339,6 +339,46 @@ def test_model_profile_speaks_the_model_pages(sim):
     assert 'type' in api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]
 
 
+def test_held_actions_finish_only_when_released(sim):
+    control(sim, 'POST', '/config', {'hold_actions': True, 'list_lag_seconds': 0})
+    action = create_db(sim, 'held_db').json['response']
+    doomed = api(sim, 'DELETE', MYSQL + '/databases/db_abc123').json['response']
+    time.sleep(0.5)  # longer than action_seconds: without the hold both would have finished
+    assert get_action(sim, action['id'])['finished_at'] is None
+    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    assert 'held_db' not in names and 'app_production' in names
+    assert create_db(sim, 'held_db').status == 400, 'a held create still holds its name'
+    assert control(sim, 'POST', '/release', {}).json == {'released': 2}
+    assert get_action(sim, action['id'])['status'] == 'completed'
+    assert get_action(sim, doomed['id'])['status'] == 'completed'
+    listed = dict((d['name'], d) for d in api(sim, 'GET', MYSQL + '/databases').json['response'])
+    assert 'held_db' in listed and 'app_production' not in listed and listed['held_db']['created_at'].endswith('Z')
+
+
+def test_held_lists_show_the_group_as_it_was(sim):
+    control(sim, 'POST', '/config', {'hold_lists': True, 'list_lag_seconds': 0})
+    create_db(sim, 'unseen_db')
+    api(sim, 'DELETE', MYSQL + '/databases/db_abc123')
+    wait_finished(sim, 1002)
+    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    assert 'unseen_db' not in names and 'app_production' in names
+    assert api(sim, 'DELETE', MYSQL + '/databases/db_abc123').status == 404
+    control(sim, 'POST', '/release', {})
+    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    assert 'unseen_db' in names and 'app_production' not in names
+
+
+def test_a_release_fault_releases_after_answering(sim):
+    control(sim, 'POST', '/config', {'hold_actions': True})
+    action = create_db(sim, 'held_db').json['response']
+    control(sim, 'POST', '/config', {'hold_actions': False})
+    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'release': True})
+    duplicate = create_db(sim, 'held_db')
+    assert duplicate.status == 400 and 'already exists' in duplicate.json['error_description']
+    assert get_action(sim, action['id'])['status'] == 'completed'
+    assert control(sim, 'POST', '/faults', {'release': 'yes'}).status == 400
+
+
 def test_name_validation_and_duplicates(sim):
     dup = create_db(sim, 'app_production')
     assert dup.status == 400 and dup.json['error_description'] == "Database 'app_production' already exists"
@@ -609,11 +649,12 @@ def test_json_suffix(sim):
 def test_config_and_reset(sim):
     config = control(sim, 'GET', '/config').json
     assert config == {'action_seconds': 0.3, 'queue_seconds': 0.1, 'list_lag_seconds': 0.2, 'action_shape': 'status',
-                      'profile': 'endpoint', 'group_types': None, 'rate_limit': 3000}
+                      'profile': 'endpoint', 'group_types': None, 'hold_actions': False, 'hold_lists': False,
+                      'rate_limit': 3000}
     updated = control(sim, 'POST', '/config', {'action_seconds': 5, 'action_shape': 'legacy'}).json
     assert updated['action_seconds'] == 5.0 and updated['action_shape'] == 'legacy'
-    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'}, {'rate_limit': 0}, {'rate_limit': True},
-                {'queue_seconds': '1'}):
+    for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'},
+                {'hold_actions': 1}, {'hold_lists': 'yes'}, {'rate_limit': 0}, {'rate_limit': True}, {'queue_seconds': '1'}):
         assert control(sim, 'POST', '/config', bad).status == 400, bad
     create_db(sim, 'before_reset')
     control(sim, 'POST', '/faults', {'drop': True, 'path': '^/nothing$'})

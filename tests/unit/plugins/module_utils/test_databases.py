@@ -425,9 +425,7 @@ def test_wait_listed_times_out_with_a_clear_message(api, group, clock):
     with pytest.raises(WaitTimeout) as info:
         group.wait_listed("app_db", deadline(clock, 5))
     message = str(info.value)
-    assert "'app_db'" in message
-    assert "server group 42" in message
-    assert "5 s" in message
+    assert message.startswith("Database 'app_db' was created but server group 42 still did not list it after 5 s.")
     assert "wait_timeout" in message
     assert len(api.calls) == 4
     assert clock.now == 505.0
@@ -456,6 +454,5 @@ def test_wait_unlisted_times_out_with_a_clear_message(api, group, clock):
     add_pages(api, DATABASES, [[database(9, "app_db")]])
     with pytest.raises(WaitTimeout) as info:
         group.wait_unlisted("db_0009", deadline(clock, 3))
-    assert "db_0009" in str(info.value)
-    assert "3 s" in str(info.value)
+    assert str(info.value).startswith("Database db_0009 was deleted but server group 42 still listed it after 3 s.")
     assert len(api.calls) == 3

@@ -43,25 +43,6 @@ def listed(items, current=1, pages=1, spelling="previous"):
     return {"response": items, "count": len(items), "pagination": pagination}
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
 @pytest.fixture
 def client():
     return Cloud66Client(BASE, "token-for-shape-tests", retries=0, sleep=lambda seconds: None)
@@ -131,8 +112,7 @@ def test_outcome_from_either_shape(record, outcome):
     assert action_outcome(record) == outcome
 
 
-def test_a_failed_model_action_is_named_by_its_action(api, client):
-    clock = FakeClock()
+def test_a_failed_model_action_is_named_by_its_action(api, client, clock):
     api.add(responses.GET, ACTIONS + "/7", json={"response": model_action(7, "t", False, "disk full")})
     waiter = ActionWaiter(client, STACK, Deadline(60, clock=clock, sleep=clock.sleep))
     with pytest.raises(ActionFailed) as info:
@@ -141,8 +121,7 @@ def test_a_failed_model_action_is_named_by_its_action(api, client):
     assert info.value.action["action"] == "database_create" and info.value.action["action_type"] == "database_create"
 
 
-def test_an_action_list_listed_oldest_first_is_read_from_its_last_page(api, client):
-    clock = FakeClock()
+def test_an_action_list_listed_oldest_first_is_read_from_its_last_page(api, client, clock):
     add_page(api, ACTIONS, 1, listed([model_action(number, "t", True) for number in range(1, 31)], 1, 4, "prev"))
     add_page(api, ACTIONS, 4, listed([model_action(number, "t", True) for number in range(91, 96)], 4, 4, "prev"))
     waiter = ActionWaiter(client, STACK, Deadline(60, clock=clock, sleep=clock.sleep))
@@ -154,8 +133,7 @@ def test_an_action_list_listed_oldest_first_is_read_from_its_last_page(api, clie
     assert paths(api) == ["/actions?page=1", "/actions?page=4"]
 
 
-def test_an_unreadable_action_list_falls_back_to_one_read_per_action(api, client):
-    clock = FakeClock()
+def test_an_unreadable_action_list_falls_back_to_one_read_per_action(api, client, clock):
     api.add(responses.GET, ACTIONS, json={"error": "forbidden", "error_description": "no"}, status=403)
     for number in (1, 2, 3):
         api.add(responses.GET, "%s/%d" % (ACTIONS, number), json={"response": model_action(number, "t", True)})
@@ -202,10 +180,64 @@ def test_a_new_database_is_looked_for_from_the_last_page_back(api, client):
     add_page(api, DATABASES, 1, listed(pages[0], 1, 4))
     add_page(api, DATABASES, 4, listed(pages[3], 4, 4))
 
-    records, still_listed = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
+    records, still_listed, _complete = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
 
     assert records["fresh"]["uid"] == "db_new" and still_listed == set()
     assert paths(api) == ["/server_groups/42/databases?page=1", "/server_groups/42/databases?page=4"]
+
+
+def counted(items, current, pages, total):
+    body = listed(items, current, pages)
+    body["pagination"]["count"] = total
+    return body
+
+
+def test_waiting_for_a_create_reads_page_1_alone_until_its_count_grows(api, client, clock):
+    group = DatabaseGroup(client, STACK, "42")
+    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
+    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
+    assert group.find(name="fresh") is None and group.listed_total == 31
+    # not caught up twice (page 1 alone each time), then the count says 32 and the last page shows it
+    for _look in range(2):
+        add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 32))
+    add_page(api, DATABASES, 2, counted(old[:1] + [fresh], 2, 2, 32))
+
+    record = group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))
+
+    assert record["uid"] == "db_new"
+    assert [path.split("=")[1] for path in paths(api)] == ["1", "2", "1", "1", "1", "2"]
+
+
+def test_every_third_look_reads_on_whatever_the_count_says(api, client, clock):
+    group = DatabaseGroup(client, STACK, "42")
+    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
+    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
+    add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
+    add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
+    group.find(name="fresh")
+    # someone else deleted a database meanwhile, so the count never reaches 32: the third look reads every page
+    for _look in range(3):
+        add_page(api, DATABASES, 1, counted(old[1:] + [old[0]], 1, 2, 31))
+    add_page(api, DATABASES, 2, counted([fresh], 2, 2, 31))
+
+    assert group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))["uid"] == "db_new"
+    assert [path.split("=")[1] for path in paths(api)] == ["1", "2", "1", "1", "1", "2"]
+
+
+def test_waiting_for_a_delete_needs_a_whole_read_of_the_list(api, client, clock):
+    group = DatabaseGroup(client, STACK, "42")
+    gone = database_record(dict(MODEL_DATABASE, uid="db_gone", database_name="gone"))
+    add_page(api, DATABASES, 1, counted([gone, database_record(MODEL_DATABASE)], 1, 1, 2))
+    assert group.find(uid="db_gone")["name"] == "gone"
+    add_page(api, DATABASES, 1, counted([gone, database_record(MODEL_DATABASE)], 1, 1, 2))
+    add_page(api, DATABASES, 1, counted([database_record(MODEL_DATABASE)], 1, 1, 1))
+
+    group.wait_unlisted("db_gone", Deadline(60, clock=clock, sleep=clock.sleep))
+
+    assert len(api.calls) == 3
 
 
 def test_a_database_without_a_name_is_a_clear_error(api, client):
