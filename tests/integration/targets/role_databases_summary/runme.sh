@@ -39,16 +39,17 @@ expect() {
     fi
 }
 
+# The summary reads "N of M databases ... changed: NAMES" (or "would change:" in check mode).
 run "first run" -e summary_reset=true
-expect "first run" yes "1 of 1 databases changed: summary_db"
+expect "first run" yes "changed: summary_db"
 
 run "check mode, nothing to do" --check
-expect "check mode, nothing to do" no "databases would change"
+expect "check mode, nothing to do" no "would change: "
 
 run "second run"
-expect "second run" no "databases changed"
+expect "second run" no "changed: none"
 expect "second run" yes "changed=0"
 
 run "second run at -v" -v
-expect "second run at -v" yes "0 of 1 databases changed: none"
+expect "second run at -v" yes "changed: none"
 echo "role summary: shown when changed and at -v, not on an unchanged run"
