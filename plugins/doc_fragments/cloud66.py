@@ -28,7 +28,7 @@ options:
     description:
       - The Cloud66 account to act in, for a token that can reach several accounts. Sent as the C(X-Account) header.
       - If not set, the value of the E(CLOUD66_ACCOUNT_ID) environment variable is used, else the token's default
-        account.
+        account. An empty value counts as not set.
     type: str
   validate_certs:
     description:

@@ -121,7 +121,8 @@ class Cloud66Module:
         if not HEADER_SAFE.fullmatch(self.api_token):
             return ("api_token must be printable ASCII without spaces or line breaks (its value is not shown). "
                     "Check api_token or the CLOUD66_API_TOKEN environment variable.")
-        self.account_id = None if self.params["account_id"] is None else self.params["account_id"].strip()
+        # An empty account_id counts as unset: AWX injects CLOUD66_ACCOUNT_ID even when its field is left empty.
+        self.account_id = (self.params["account_id"] or "").strip() or None
         if self.account_id is not None and not HEADER_SAFE.fullmatch(self.account_id):
             return "account_id must be printable ASCII without spaces, got %r." % self.params["account_id"]
         for option in NAMING_OPTIONS:
