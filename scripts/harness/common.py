@@ -145,7 +145,7 @@ def ansible_test_env(tree: Path) -> dict[str, str]:
     ~/.ansible/test; with HOME in the temporary tree, concurrent runs cannot share
     them. pip's configuration and cache stay the user's own.
     """
-    home = collections_base(tree).parent / "home"
+    home = collections_base(tree) / "home"
     home.mkdir(exist_ok=True)
     real_home = Path.home()
     return {
