@@ -265,8 +265,9 @@ def check_unit_requirements(session: nox.Session, pins: str) -> None:
         return
     pinned = {}
     for line in (ROOT / "requirements" / f"{pins}.txt").read_text().splitlines():
-        name, _, version = line.split("#", 1)[0].strip().partition("==")
-        if version:
+        requirement = line.split("#", 1)[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==", 1)
             pinned[canonicalize_name(name)] = version.strip()
     missing = []
     for line in wanted_file.read_text().splitlines():
