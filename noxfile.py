@@ -121,7 +121,8 @@ for _core in CORES:
 @nox.session
 def model(session: nox.Session) -> None:
     """The database, user and role targets again, with the simulator in the model pages' shapes."""
-    integration(session, MAIN_CORE, *MODEL_TARGETS, simulator_args=("--profile", "model"))
+    targets = () if session.posargs else MODEL_TARGETS
+    integration(session, MAIN_CORE, *targets, simulator_args=("--profile", "model"))
 
 
 @nox.session
