@@ -46,6 +46,11 @@ def add_pages(api, url, pages, query=None):
         )
 
 
+def error(code, description):
+    """The body of a refusal."""
+    return {"error": code, "error_description": description}
+
+
 def database(number, name=None, users=()):
     return {
         "uid": "db_%04d" % number,

@@ -26,6 +26,7 @@ from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     USERS,
     add_pages,
     database,
+    error,
     listing,
 )
 
@@ -39,10 +40,6 @@ def group(client):
 
 def databases(start, count):
     return [database(number) for number in range(start, start + count)]
-
-
-def error(code, description):
-    return {"error": code, "error_description": description}
 
 
 def methods_and_paths(api):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import responses
 
 from ansible_collections.cloud66.cloud.plugins.modules import cloud66_database
@@ -224,28 +223,3 @@ def test_name_and_uid_of_different_databases_fail_before_the_delete(api, run_mod
         "Cloud66 lists db_0001 as 'db0001'."
     )
     assert sent(api) == ["GET /databases?page=1"]
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        (dict(name="my shop"), "The database name 'my shop' must not contain spaces"),
-        (dict(name=""), "The database name '' must not be empty."),
-        (dict(name="x" * 64), "must be at most 63 characters long (it has 64)"),
-        (dict(name="shop", uid=" ", state="absent"), "uid must not be empty."),
-        (
-            dict(name="shop", wait_timeout=0),
-            "wait_timeout must be a positive number of seconds",
-        ),
-        (
-            dict(name="shop", wait=False, wait_timeout=-1),
-            "wait_timeout must be zero or a positive number of seconds",
-        ),
-    ],
-)
-def test_bad_input_is_refused_before_any_request(api, run_module, options, message):
-    result = run_module(cloud66_database, **options)
-
-    assert result["failed"] is True and result["changed"] is False
-    assert message in result["msg"]
-    assert sent(api) == []

@@ -17,6 +17,7 @@ from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     STACK_URL,
     add_pages,
     database,
+    error,
     sent,
 )
 
@@ -85,12 +86,7 @@ def test_stack_and_server_group_are_found_by_name_and_type(api, run_module):
 
 
 def test_a_missing_server_group_is_named(api, run_module):
-    api.add(
-        responses.GET,
-        DATABASES,
-        status=404,
-        json={"error": "not_found", "error_description": "Not found"},
-    )
+    api.add(responses.GET, DATABASES, status=404, json=error("not_found", "Not found"))
     api.add(responses.GET, STACK_URL, json={"response": {"uid": "s1", "name": "shop"}})
 
     result = run_module(cloud66_database_info)

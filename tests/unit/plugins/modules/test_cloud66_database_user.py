@@ -239,27 +239,3 @@ def test_delete_waits_until_the_list_no_longer_shows_the_user(api, run_module, c
         "GET /database_users?page=1",
     ]
     assert clock.sleeps == [1.0, 1.5]
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        (dict(username="app user"), "The username 'app user' must not contain spaces"),
-        (dict(username=""), "The username '' must not be empty."),
-        (dict(username="app", user_type=" "), "user_type must not be empty."),
-        (
-            dict(username="app", databases=["shop", " "]),
-            "databases must not hold empty entries.",
-        ),
-        (
-            dict(username="app", database_ids=[""]),
-            "database_ids must not hold empty entries.",
-        ),
-    ],
-)
-def test_bad_input_is_refused_before_any_request(api, run_module, options, message):
-    result = run_module(cloud66_database_user, **options)
-
-    assert result["failed"] is True and result["changed"] is False
-    assert message in result["msg"]
-    assert sent(api) == []

@@ -15,6 +15,7 @@ from ansible_collections.cloud66.cloud.plugins.modules import cloud66_database_u
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     USERS,
     add_pages,
+    error,
     sent,
     user,
 )
@@ -49,12 +50,8 @@ def test_show_password_asks_for_passwords_and_returns_them(api, run_module):
 
 
 def test_a_refused_show_password_names_the_scope_it_needs(api, run_module):
-    api.add(
-        responses.GET,
-        USERS,
-        status=403,
-        json={"error": "forbidden", "error_description": "needs edit rights"},
-    )
+    refusal = error("forbidden", "needs edit rights")
+    api.add(responses.GET, USERS, status=403, json=refusal)
 
     result = run_module(cloud66_database_user_info, show_password=True)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import responses
 from responses import matchers
 
@@ -22,6 +21,7 @@ from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     action,
     add_pages,
     database,
+    error,
     listing,
     sent,
     user,
@@ -136,14 +136,8 @@ def test_changed_and_failed_are_counted_item_by_item(api, run_module, clock):
 def test_a_write_refused_part_way_reports_only_what_was_done(api, run_module):
     add_pages(api, DATABASES, [[OTHER]])
     answer_create(api, "first", dict(json={"response": action(1001)}))
-    answer_create(
-        api,
-        "second",
-        dict(
-            status=422,
-            json={"error": "invalid", "error_description": "Name is reserved"},
-        ),
-    )
+    refusal = error("invalid", "Name is reserved")
+    answer_create(api, "second", dict(status=422, json=refusal))
 
     result = run_module(
         cloud66_databases,
@@ -352,55 +346,3 @@ def test_a_new_user_of_a_new_database_is_created_once_the_database_is_listed(
         "database_ids": ["db_0001"],
     }
     assert clock.sleeps == [1.0, 1.0]
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        (
-            dict(databases=[{"name": "shop"}, {"name": "shop", "state": "absent"}]),
-            "Database 'shop' is listed more than once in databases.",
-        ),
-        (
-            dict(
-                databases=[
-                    {
-                        "name": "shop",
-                        "database_user_ids": ["user_001"],
-                        "database_users": ["app"],
-                    }
-                ]
-            ),
-            "Database 'shop' gives both database_user_ids and database_users; give one.",
-        ),
-        (
-            dict(databases=[{"name": "shop"}, {"name": "bad/name"}]),
-            "The database name 'bad/name' must not contain",
-        ),
-        (
-            dict(
-                databases=[], database_users=[{"username": "app"}, {"username": "app"}]
-            ),
-            "Database user 'app' is listed more than once in database_users.",
-        ),
-        (
-            dict(
-                databases=[],
-                database_users=[
-                    {"username": "app", "databases": ["a"], "database_ids": ["db_1"]}
-                ],
-            ),
-            "Database user 'app' gives both databases and database_ids; give one.",
-        ),
-        (
-            dict(databases=[{"name": "shop"}], api_retries=21),
-            "api_retries must be between 0 and 20, got 21.",
-        ),
-    ],
-)
-def test_bad_input_is_refused_before_any_request(api, run_module, options, message):
-    result = run_module(cloud66_databases, **options)
-
-    assert result["failed"] is True and result["changed"] is False
-    assert message in result["msg"]
-    assert sent(api) == []
