@@ -25,24 +25,12 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     action_outcome,
     wait_until,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import BASE, TOKEN
 
-TOKEN = "c66tok-actions-SECRET"
-BASE = "https://api.cloud66.test/api/3"
 STACK = "5999b763474b0eafa5fafb64bff0ba80"
 ACTIONS = BASE + "/stacks/%s/actions" % STACK
 FINISHED_AT = "2023-01-15T10:31:00Z"
-
-
-@pytest.fixture
-def client_sleeps():
-    return []
-
-
-@pytest.fixture
-def client(client_sleeps):
-    """A client whose own retry sleeps are recorded; the waiter polls with retries=0, so none are expected."""
-    return Cloud66Client(BASE, TOKEN, retries=3, sleep=client_sleeps.append)
 
 
 def waiter(client, clock, seconds):

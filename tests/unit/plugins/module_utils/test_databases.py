@@ -11,50 +11,26 @@ import json
 import pytest
 import requests
 import responses
-from responses import matchers
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import Deadline, WaitTimeout
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import NAME_MAX_LENGTH, DatabaseGroup, name_problem
+from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
+    ACTIONS,
+    BASE,
+    DATABASES,
+    GROUP,
+    STACK,
+    STACK_URL,
+    TOKEN,
+    USERS,
+    add_pages,
+    database,
+    error,
+    listing,
+)
 
-TOKEN = "c66tok-dbunit-SECRET"
-BASE = "https://api.cloud66.test/api/3"
-STACK = "s1"
-GROUP = "42"
-STACK_URL = BASE + "/stacks/s1"
-DATABASES = BASE + "/stacks/s1/server_groups/42/databases"
-ACTIONS = BASE + "/stacks/s1/actions"
-USERS = BASE + "/stacks/s1/server_groups/42/database_users"
 QUEUED = {"id": 792, "status": "queued", "action_type": "database_create", "finished_at": None, "finished_success": None}
-
-
-class FakeClock:
-    def __init__(self, start=500.0):
-        self.now = start
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def client_sleeps():
-    return []
-
-
-@pytest.fixture
-def client(client_sleeps):
-    return Cloud66Client(BASE, TOKEN, retries=3, sleep=client_sleeps.append)
 
 
 @pytest.fixture
@@ -62,38 +38,8 @@ def group(client):
     return DatabaseGroup(client, STACK, GROUP)
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-def database(number, name=None):
-    return {"uid": "db_%04d" % number, "name": name or "db%04d" % number, "charset": "utf8mb4",
-            "collation": "utf8mb4_unicode_ci", "size_bytes": 1024, "created_at": "2023-01-15T10:30:00Z", "users": []}
-
-
 def databases(start, count):
     return [database(number) for number in range(start, start + count)]
-
-
-def page_body(items, current, pages):
-    pagination = {"previous": current - 1 if current > 1 else None, "next": current + 1 if current < pages else None,
-                  "current": current, "per_page": 30, "count": 30 * (pages - 1) + len(items), "pages": pages}
-    return {"response": items, "count": len(items), "pagination": pagination}
-
-
-def add_page(api, url, page, items, pages):
-    api.add(responses.GET, url, json=page_body(items, page, pages), match=[matchers.query_param_matcher({"page": str(page)})])
-
-
-def add_pages(api, url, pages):
-    """Register every page of a list whose pages are given as lists of items."""
-    for number, items in enumerate(pages, start=1):
-        add_page(api, url, number, items, len(pages))
-
-
-def error(code, description):
-    return {"error": code, "error_description": description}
 
 
 def methods_and_paths(api):
@@ -434,8 +380,8 @@ def test_delete_quotes_the_uid(api, group):
 
 
 def test_wait_listed_waits_for_a_lagging_list(api, group, clock):
-    empty = page_body([], 1, 1)
-    listed = page_body([database(9, "app_db")], 1, 1)
+    empty = listing([], 1, 1)
+    listed = listing([database(9, "app_db")], 1, 1)
     for body in (empty, empty, empty, listed):
         api.add(responses.GET, DATABASES, json=body)
 
@@ -455,26 +401,27 @@ def test_wait_listed_returns_at_once_when_listed(api, group, clock):
 
 def test_wait_listed_times_out_with_a_clear_message(api, group, clock):
     add_pages(api, DATABASES, [[]])
+    started = clock.now
     with pytest.raises(WaitTimeout) as info:
         group.wait_listed("app_db", deadline(clock, 5))
     message = str(info.value)
     assert message.startswith("Database 'app_db' was created but server group 42 still did not list it after 5 s.")
     assert "wait_timeout" in message
     assert len(api.calls) == 4
-    assert clock.now == 505.0
+    assert clock.now == started + 5
 
 
 def test_wait_listed_rides_out_a_throttled_list(api, clock):
     client = Cloud66Client(BASE, TOKEN, retries=0, sleep=clock.sleep)
     api.add(responses.GET, DATABASES, status=503, json=error("throttled", "Rate limit exceeded"))
-    api.add(responses.GET, DATABASES, json=page_body([database(9, "app_db")], 1, 1))
+    api.add(responses.GET, DATABASES, json=listing([database(9, "app_db")], 1, 1))
     assert DatabaseGroup(client, STACK, GROUP).wait_listed("app_db", deadline(clock, 60))["name"] == "app_db"
     assert len(api.calls) == 2
 
 
 def test_wait_unlisted_waits_until_the_record_is_gone(api, group, clock):
-    still = page_body([database(9, "app_db"), database(10)], 1, 1)
-    gone = page_body([database(10)], 1, 1)
+    still = listing([database(9, "app_db"), database(10)], 1, 1)
+    gone = listing([database(10)], 1, 1)
     for body in (still, still, gone):
         api.add(responses.GET, DATABASES, json=body)
 

@@ -13,7 +13,7 @@ from responses import matchers
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     FAILED, PENDING, SUCCEEDED, ActionFailed, ActionWaiter, Deadline, action_outcome)
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import DatabaseGroup, is_duplicate, users_warning
 from ansible_collections.cloud66.cloud.plugins.module_utils._records import (
     action_name, action_record, database_names, database_record, page_info, user_record, whole_number)
@@ -41,11 +41,6 @@ def listed(items, current=1, pages=1, spelling="previous"):
     pagination = {spelling: current - 1 or None, "next": current + 1 if current < pages else None, "current": current,
                   "count": 30 * pages, "pages": pages}
     return {"response": items, "count": len(items), "pagination": pagination}
-
-
-@pytest.fixture
-def client():
-    return Cloud66Client(BASE, "token-for-shape-tests", retries=0, sleep=lambda seconds: None)
 
 
 def add_page(api, url, number, body):
@@ -192,13 +187,19 @@ def counted(items, current, pages, total):
     return body
 
 
-def test_waiting_for_a_create_reads_page_1_alone_until_its_count_grows(api, client, clock):
+def group_of_31(api, client):
+    """A group whose two pages list 31 databases, none of them "fresh", once read; with those databases and the
+    record "fresh" will have."""
     group = DatabaseGroup(client, STACK, "42")
     old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
-    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
     add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
     add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
     assert group.find(name="fresh") is None and group.listed_total == 31
+    return group, old, dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
+
+
+def test_waiting_for_a_create_reads_page_1_alone_until_its_count_grows(api, client, clock):
+    group, old, fresh = group_of_31(api, client)
     # not caught up twice (page 1 alone each time), then the count says 32 and the last page shows it
     for _look in range(2):
         add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
@@ -212,12 +213,7 @@ def test_waiting_for_a_create_reads_page_1_alone_until_its_count_grows(api, clie
 
 
 def test_every_third_look_reads_on_whatever_the_count_says(api, client, clock):
-    group = DatabaseGroup(client, STACK, "42")
-    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
-    fresh = dict(MODEL_DATABASE, uid="db_new", database_name="fresh")
-    add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
-    add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
-    group.find(name="fresh")
+    group, old, fresh = group_of_31(api, client)
     # someone else deleted a database meanwhile, so the count never reaches 32: the third look reads every page
     for _look in range(3):
         add_page(api, DATABASES, 1, counted(old[1:] + [old[0]], 1, 2, 31))

@@ -11,50 +11,18 @@ import json
 
 import pytest
 import responses
-from responses import matchers
 
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._users import UserGroup, user_warning, without_password
+from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import STACK_URL, TOKEN, USERS, add_pages, user
 
-TOKEN = "c66tok-users-SECRET"
-BASE = "https://api.cloud66.test/api/3"
-STACK_URL = BASE + "/stacks/s1"
-USERS = BASE + "/stacks/s1/server_groups/42/database_users"
 QUEUED = {"id": 801, "status": "queued", "action_type": "database_user_create", "finished_at": None}
+SHOW_PASSWORD = {"show_password": "true"}
 
 
 @pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def client_sleeps():
-    return []
-
-
-@pytest.fixture
-def users(client_sleeps):
-    return UserGroup(Cloud66Client(BASE, TOKEN, retries=3, sleep=client_sleeps.append), "s1", "42")
-
-
-def user(number, username=None, **extra):
-    record = {"uid": "user_%03d" % number, "username": username or "user%03d" % number, "databases": [],
-              "user_type": "application", "created_at": "2023-01-15T10:30:00Z"}
-    record.update(extra)
-    return record
-
-
-def add_pages(api, pages, show_password=False):
-    for number, items in enumerate(pages, start=1):
-        query = {"page": str(number)}
-        if show_password:
-            query["show_password"] = "true"
-        api.add(responses.GET, USERS, match=[matchers.query_param_matcher(query)], json={
-            "response": items, "count": len(items),
-            "pagination": {"previous": None, "next": number + 1 if number < len(pages) else None, "current": number,
-                           "per_page": 30, "count": 0, "pages": len(pages)}})
+def users(client):
+    return UserGroup(client, "s1", "42")
 
 
 def calls(api):
@@ -62,14 +30,14 @@ def calls(api):
 
 
 def test_find_stops_at_the_page_holding_the_user(api, users):
-    add_pages(api, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31)]])
+    add_pages(api, USERS, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31)]])
     assert users.find(username="wanted")["uid"] == "user_030"
     assert [path for method, path in calls(api)] == ["/api/3/stacks/s1/server_groups/42/database_users?page=1",
                                                      "/api/3/stacks/s1/server_groups/42/database_users?page=2"]
 
 
 def test_find_refuses_two_users_of_one_name(api, users):
-    add_pages(api, [[user(1, "twin"), user(2, "twin")]])
+    add_pages(api, USERS, [[user(1, "twin"), user(2, "twin")]])
     with pytest.raises(Cloud66Error) as info:
         users.find(username="twin")
     assert "2 database users with username 'twin'" in info.value.message and "user_001, user_002" in info.value.message
@@ -78,7 +46,7 @@ def test_find_refuses_two_users_of_one_name(api, users):
 def test_model_shape_is_read_and_its_password_fields_can_be_stripped(api, users):
     model = {"uid": "user_009", "stack_uid": "s1", "server_group_id": 42, "username": "model_user", "host": "%",
              "password": "hunter2", "password_hash": "*ABC", "created_at_iso": "2023-01-15T10:30:00Z"}
-    add_pages(api, [[model]])
+    add_pages(api, USERS, [[model]])
     record = users.find(username="model_user")
     assert record["created_at"] == "2023-01-15T10:30:00Z"
     assert without_password(record) == dict((key, value) for key, value in record.items()
@@ -88,7 +56,7 @@ def test_model_shape_is_read_and_its_password_fields_can_be_stripped(api, users)
 
 
 def test_password_asks_for_show_password_only_there(api, users):
-    add_pages(api, [[user(1, "app", password="s3cret")]], show_password=True)
+    add_pages(api, USERS, [[user(1, "app", password="s3cret")]], query=SHOW_PASSWORD)
     assert users.password("app") == "s3cret"
     assert calls(api) == [("GET", "/api/3/stacks/s1/server_groups/42/database_users?show_password=true&page=1")]
 
@@ -109,7 +77,7 @@ def test_show_password_refused_names_the_scope(api, users):
 def test_lost_create_then_duplicate_means_it_went_through(api, users, answer):
     api.add(responses.POST, USERS, status=502, body="Bad Gateway")
     api.add(responses.POST, USERS, **answer)
-    add_pages(api, [[]])
+    add_pages(api, USERS, [[]])
 
     assert users.create("app", "readonly", ["db_1"]) == (None, True)
 
