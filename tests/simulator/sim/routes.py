@@ -49,14 +49,6 @@ def _group(sim, req, needs_databases=True):
     return sim.world.group(req.stack_id, req.group_id, req.account, needs_databases)
 
 
-def _live_user(sim, req):
-    stack, group = _group(sim, req)
-    user = group.live_user(req.params['user'], req.now)
-    if user is None:
-        raise SimError(404, 'Database user not found')
-    return stack, group, user
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Handlers
 # ---------------------------------------------------------------------------------------------------------------
@@ -196,28 +188,32 @@ def create_user(sim, req):
     return _action_answer(sim, action, now)
 
 
+def _user_action(sim, req, action_type):
+    """Start an action on the live database user the path names; returns (user, action)."""
+    stack, group = _group(sim, req)
+    user = group.live_user(req.params['user'], req.now)
+    if user is None:
+        raise SimError(404, 'Database user not found')
+    group.prune(req.now)
+    action = sim.world.start_action(stack, group, action_type, 'database_user', user['uid'], user['username'], req.now,
+                                    sim.config, req.fail_message)
+    return user, action
+
+
 def delete_user(sim, req):
-    stack, group, user = _live_user(sim, req)
-    now = req.now
-    group.prune(now)
-    action = sim.world.start_action(stack, group, 'database_user_delete', 'database_user', user['uid'],
-                                    user['username'], now, sim.config, req.fail_message)
+    user, action = _user_action(sim, req, 'database_user_delete')
     if action.success and (user['dies'] is None or action.finish_at < user['dies']):
         action.takes_effect(user, 'dies')
-    return _action_answer(sim, action, now)
+    return _action_answer(sim, action, req.now)
 
 
 def regenerate_password(sim, req):
-    stack, group, user = _live_user(sim, req)
-    now = req.now
-    group.prune(now)
-    action = sim.world.start_action(stack, group, 'database_user_password_change', 'database_user', user['uid'],
-                                    user['username'], now, sim.config, req.fail_message)
+    user, action = _user_action(sim, req, 'database_user_password_change')
     if action.success:
-        user['password'] = password(user, now)
+        user['password'] = password(user, req.now)
         user['next_password'] = 'pw_' + uuid.uuid4().hex
         action.takes_effect(user, 'password_at')
-    return _action_answer(sim, action, now)
+    return _action_answer(sim, action, req.now)
 
 
 def list_actions(sim, req):

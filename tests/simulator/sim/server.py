@@ -53,14 +53,7 @@ class Simulator:
         self._startup_fixture = copy.deepcopy(fixture)
         self._startup_config = validate_config(config, DEFAULT_CONFIG)
         self.lock = threading.Lock()
-        self.config = dict(self._startup_config)
-        self.lists_frozen_at = time.time() if self.config['hold_lists'] else None
-        self.world = World(self._startup_fixture)
-        self.request_log = []
-        self._seq = 0
-        self.faults = []
-        self._next_fault_id = 1
-        self._rates = RateLimiter()
+        self._restart(World(self._startup_fixture), dict(self._startup_config))
         self._server = None
         self._thread = None
 
@@ -120,15 +113,19 @@ class Simulator:
         world = World(fixture if fixture is not None else self._startup_fixture)
         new_config = validate_config(config or {}, self._startup_config)
         with self.lock:
-            self.world = world
-            self.config = new_config
-            self.lists_frozen_at = time.time() if new_config['hold_lists'] else None
-            self.request_log = []
-            self._seq = 0
-            self.faults = []
-            self._next_fault_id = 1
-            self._rates = RateLimiter()
+            self._restart(world, new_config)
             return dict(self.config)
+
+    def _restart(self, world, config):
+        """Start afresh from ``world`` and ``config``: no request log, faults, rate counters or holds from before."""
+        self.world = world
+        self.config = config
+        self.lists_frozen_at = time.time() if config['hold_lists'] else None
+        self.request_log = []
+        self._seq = 0
+        self.faults = []
+        self._next_fault_id = 1
+        self._rates = RateLimiter()
 
     def set_config(self, **values):
         with self.lock:
