@@ -233,6 +233,7 @@ class World:
             if not isinstance(item, dict):
                 raise ValueError('%s: every item of %s must be an object' % (where, key))
         return value
+
     def _load_accounts(self, accounts):
         if not isinstance(accounts, list):
             raise ValueError('fixture: accounts must be a list')
