@@ -1,4 +1,4 @@
-"""Fast tests of the Cloud66 API simulator (stdlib HTTP client only)."""
+"""Fast tests of the Cloud66 API simulator (stdlib HTTP client only); fixtures in conftest.py, helpers in sim_client.py."""
 
 from __future__ import annotations
 
@@ -10,146 +10,18 @@ import socket
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
+import cloud66_sim
+from sim_client import (
+    ADMIN, BLOG, BLOG_DBS, MYSQL, NOSCOPE, OPS, PG, READ, SHOP, SHOP_ACTIONS, SHOP_GROUPS, STAGING, action_targets, add_fault,
+    api, configure, connection, control, create_db, create_user, get_action, listed_action_ids, listed_db, listed_dbs,
+    listed_names, listed_users, request, requests_log, state_group, token_free, truth_names, wait_finished,
+    wait_for, wait_listed, wait_user,
+)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-import cloud66_sim  # noqa: E402
-
-ADMIN = 'sim-admin-token'
-READ = 'sim-read-token'
-NOSCOPE = 'sim-noscope-token'
-SHOP = '5999b763474b0eafa5fafb64bff0ba80'
-STAGING = '7a1c0de57a1c0de57a1c0de57a1c0de5'
-BLOG = 'b1090000b1090000b1090000b1090000'
-OPS = '0b5000000b5000000b5000000b500000'
-MYSQL = '/stacks/%s/server_groups/42' % SHOP
-PG = '/stacks/%s/server_groups/44' % SHOP
-BLOG_DBS = '/stacks/%s/server_groups/62/databases' % BLOG
-TIMINGS = {'action_seconds': 0.3, 'queue_seconds': 0.1, 'list_lag_seconds': 0.2}
-
-
-class Resp:
-    def __init__(self, status, headers, raw):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        try:
-            self.json = json.loads(raw.decode('utf-8')) if raw else None
-        except ValueError:
-            self.json = None
-
-    def __repr__(self):
-        return 'Resp(%d, %r)' % (self.status, self.raw[:300])
-
-
-@pytest.fixture(scope='module')
-def sim():
-    with cloud66_sim.Simulator(**TIMINGS) as simulator:
-        yield simulator
-
-
-@pytest.fixture(autouse=True)
-def clean(sim):
-    control(sim, 'POST', '/reset', {})
-    yield
-
-
-def _request(base, method, path, body=None, headers=None, timeout=5.0, raw_body=None):
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        send_headers = dict(headers or {})
-        data = raw_body
-        if body is not None:
-            data = json.dumps(body).encode('utf-8')
-            send_headers.setdefault('Content-Type', 'application/json')
-        conn.request(method, parts.path + path, body=data, headers=send_headers)
-        response = conn.getresponse()
-        return Resp(response.status, response.headers, response.read())
-    finally:
-        conn.close()
-
-
-def api(sim, method, path, body=None, token=ADMIN, account=None, **kwargs):
-    headers = {'Accept': 'application/json'}
-    if token is not None:
-        headers['Authorization'] = 'Bearer %s' % token
-    if account is not None:
-        headers['X-Account'] = str(account)
-    headers.update(kwargs.pop('headers', {}))
-    return _request(sim.url, method, path, body, headers, **kwargs)
-
-
-def control(sim, method, path, body=None):
-    resp = _request(sim.control_url, method, path, body)
-    return resp
-
-
-def create_db(sim, name, users=None, group=MYSQL, token=ADMIN, **kwargs):
-    return api(sim, 'POST', group + '/databases', {'database_name': name, 'database_user_ids': users or []}, token=token, **kwargs)
-
-
-def listed_names(sim, group=MYSQL):
-    resp = api(sim, 'GET', group + '/databases')
-    assert resp.status == 200, resp
-    return [db['name'] for db in resp.json['response']]
-
-
-def get_action(sim, action_id, stack=SHOP):
-    resp = api(sim, 'GET', '/stacks/%s/actions/%d' % (stack, action_id))
-    assert resp.status == 200, resp
-    return resp.json['response']
-
-
-def wait_finished(sim, action_id, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        action = get_action(sim, action_id)
-        if action['finished_at'] is not None:
-            return action
-        time.sleep(0.03)
-    raise AssertionError('action %d did not finish' % action_id)
-
-
-def wait_listed(sim, name, present=True, group=MYSQL, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if (name in listed_names(sim, group)) == present:
-            return
-        time.sleep(0.03)
-    raise AssertionError('%s never became %s' % (name, 'listed' if present else 'unlisted'))
-
-
-def listed_users(sim, group=MYSQL, show_password=False, token=ADMIN):
-    resp = api(sim, 'GET', group + '/database_users' + ('?show_password=true' if show_password else ''), token=token)
-    assert resp.status == 200, resp
-    return dict((user['username'], user) for user in resp.json['response'])
-
-
-def wait_user(sim, username, present=True, timeout=5.0, **kwargs):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        users = listed_users(sim, **kwargs)
-        if (username in users) == present:
-            return users.get(username)
-        time.sleep(0.03)
-    raise AssertionError('%s never became %s' % (username, 'listed' if present else 'unlisted'))
-
-
-def state_group(sim, stack, group_id):
-    state = control(sim, 'GET', '/state').json
-    for group in state['groups']:
-        if group['stack_id'] == stack and group['server_group_id'] == group_id:
-            return group
-    raise AssertionError('group not in state')
-
-
-# ---------------------------------------------------------------------------------------------------------------
 
 
 def test_wrapper_and_pagination(sim):
@@ -190,13 +62,13 @@ def test_stacks_groups_and_records(sim):
     assert {'uid', 'name', 'environment', 'created_at', 'updated_at'} <= set(stacks[0])
     ops = api(sim, 'GET', '/stacks', account=2).json['response']
     assert [s['uid'] for s in ops] == [OPS]
-    groups = api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json
+    groups = api(sim, 'GET', SHOP_GROUPS).json
     assert [(g['id'], g['name'], g['type']) for g in groups['response']] == [
         (42, 'shop-mysql', 'mysql'), (43, 'shop-web', 'rails'), (44, 'shop-pg', 'postgresql'), (45, 'shop-redis', 'redis')]
     assert groups['pagination']['count'] == 4
     assert set(groups['response'][0]) == {'id', 'name', 'type', 'created_at', 'updated_at'}
     assert api(sim, 'GET', '/stacks/%s' % STAGING).json['response']['environment'] == 'staging'
-    dbs = api(sim, 'GET', MYSQL + '/databases').json['response']
+    dbs = listed_dbs(sim)
     assert [(d['name'], d['users']) for d in dbs] == [('app_production', ['app_user', 'readonly_user']), ('analytics_db', ['app_user'])]
     assert dbs[0]['charset'] == 'utf8mb4' and dbs[0]['collation'] == 'utf8mb4_unicode_ci'
     users = api(sim, 'GET', MYSQL + '/database_users').json['response']
@@ -244,7 +116,7 @@ def test_not_found_texts(sim):
     assert api(sim, 'GET', '/nothing/here', token=None).status == 404
     no_get_one = api(sim, 'GET', MYSQL + '/databases/db_abc123')
     assert no_get_one.status == 404 and no_get_one.headers['X-RateLimit-Limit'] == '3000'
-    outside = _request(sim.url.replace('/api/3', ''), 'GET', '/other', headers={'Authorization': 'Bearer ' + ADMIN})
+    outside = request(sim.url.replace('/api/3', ''), 'GET', '/other', headers={'Authorization': 'Bearer ' + ADMIN})
     assert outside.status == 404 and outside.json['error'] == 'not_found'
 
 
@@ -260,7 +132,7 @@ def test_unsupported_group(sim):
 
 
 def test_create_lifecycle(sim):
-    control(sim, 'POST', '/config', {'action_seconds': 0.8, 'queue_seconds': 0.3, 'list_lag_seconds': 0.5})
+    configure(sim, action_seconds=0.8, queue_seconds=0.3, list_lag_seconds=0.5)
     start = time.time()
     resp = create_db(sim, 'new_app_db', ['user_abc123', 'user_def456'])
     assert resp.status == 200, resp
@@ -270,29 +142,29 @@ def test_create_lifecycle(sim):
     assert action['id'] == 1001 and action['status'] == 'queued' and action['action_type'] == 'database_create'
     assert action['resource_type'] == 'database' and action['resource_id'] is None and action['started_via'] == 'api'
     assert action['started_at'] is None and action['finished_success'] is None and action['created_at'].endswith('Z')
-    assert [a['target_name'] for a in state_group(sim, SHOP, 42)['pending']] == ['new_app_db']
+    assert [a['target_name'] for a in state_group(sim)['pending']] == ['new_app_db']
     time.sleep(max(0.0, start + 0.5 - time.time()))
     running = get_action(sim, 1001)
     assert running['status'] == 'running' and running['started_at'] is not None and running['finished_at'] is None
-    assert 'new_app_db' not in [db['name'] for db in state_group(sim, SHOP, 42)['databases']]
+    assert 'new_app_db' not in truth_names(sim)
     time.sleep(max(0.0, start + 0.9 - time.time()))
     done = get_action(sim, 1001)
     assert done['status'] == 'completed' and done['finished_success'] is True
     assert done['finished_message'] == 'Completed successfully'
     assert done['resource_id'].startswith('db_') and len(done['resource_id']) == 15
-    truth = [db for db in state_group(sim, SHOP, 42)['databases'] if db['name'] == 'new_app_db']
+    truth = [db for db in state_group(sim)['databases'] if db['name'] == 'new_app_db']
     assert truth and truth[0]['uid'] == done['resource_id']
     if time.time() < start + 1.25:
         assert 'new_app_db' not in listed_names(sim)
         assert truth[0]['listed'] is False
     time.sleep(max(0.0, start + 1.4 - time.time()))
-    dbs = api(sim, 'GET', MYSQL + '/databases').json['response']
+    dbs = listed_dbs(sim)
     new = [db for db in dbs if db['name'] == 'new_app_db'][0]
     assert new['uid'] == done['resource_id'] and new['size_bytes'] == 0
     assert new['users'] == ['app_user', 'readonly_user'] and new['charset'] == 'utf8mb4'
     users = api(sim, 'GET', MYSQL + '/database_users').json['response']
     assert 'new_app_db' in users[0]['databases']
-    actions = api(sim, 'GET', '/stacks/%s/actions' % SHOP).json
+    actions = api(sim, 'GET', SHOP_ACTIONS).json
     assert actions['count'] == 1 and actions['response'][0]['id'] == 1001
 
 
@@ -303,27 +175,27 @@ def test_postgres_defaults_form_body_and_action_order(sim):
     second = create_db(sim, 'pg_db2', group=PG)
     assert second.json['response']['id'] == 1002
     wait_listed(sim, 'pg_db', group=PG)
-    db = [d for d in api(sim, 'GET', PG + '/databases').json['response'] if d['name'] == 'pg_db'][0]
+    db = listed_db(sim, 'pg_db', PG)
     assert (db['charset'], db['collation'], db['users']) == ('UTF8', 'en_US.UTF-8', ['pg_app'])
-    ids = [a['id'] for a in api(sim, 'GET', '/stacks/%s/actions' % SHOP).json['response']]
+    ids = listed_action_ids(sim)
     assert ids == [1002, 1001]
 
 
 def test_legacy_shape(sim):
-    control(sim, 'POST', '/config', {'action_shape': 'legacy'})
+    configure(sim, action_shape='legacy')
     action = create_db(sim, 'legacy_db').json['response']
     assert 'status' not in action and action['finished_success'] is None and action['finished_at'] is None
     done = wait_finished(sim, action['id'])
     assert 'status' not in done and done['finished_success'] == 'true'
-    control(sim, 'POST', '/faults', {'method': 'POST', 'fail_action': 'Disk full'})
+    add_fault(sim, method='POST', fail_action='Disk full')
     failing = create_db(sim, 'legacy_fail').json['response']
     failed = wait_finished(sim, failing['id'])
     assert failed['finished_success'] == 'false' and failed['finished_message'] == 'Disk full'
 
 
 def test_model_profile_speaks_the_model_pages(sim):
-    control(sim, 'POST', '/config', {'profile': 'model'})
-    groups = api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json
+    configure(sim, profile='model')
+    groups = api(sim, 'GET', SHOP_GROUPS).json
     assert 'type' not in groups['response'][0] and set(groups['response'][0]) == {'id', 'name', 'created_at', 'updated_at'}
     assert 'prev' in groups['pagination'] and 'previous' not in groups['pagination']
     action = create_db(sim, 'model_db').json['response']
@@ -334,65 +206,59 @@ def test_model_profile_speaks_the_model_pages(sim):
     duplicate = create_db(sim, 'model_db')
     assert duplicate.status == 409 and duplicate.json['error'] == 'conflict'
     create_db(sim, 'model_db2')
-    ids = [a['id'] for a in api(sim, 'GET', '/stacks/%s/actions' % SHOP).json['response']]
+    ids = listed_action_ids(sim)
     assert ids == sorted(ids) and len(ids) == 2
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        listed = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['database_name'] == 'model_db']
-        if listed:
-            break
-        time.sleep(0.03)
-    record = listed[0]
+    record = wait_for(lambda: [d for d in listed_dbs(sim) if d['database_name'] == 'model_db'], 'model_db listed')[0]
     assert set(record) == {'uid', 'stack_uid', 'server_group_id', 'database_name', 'collation', 'encoding', 'size_bytes',
                            'size_rows', 'created_at_iso', 'updated_at_iso'}
     user = api(sim, 'GET', MYSQL + '/database_users').json['response'][0]
     assert 'databases' not in user and user['username'] == 'app_user' and 'created_at_iso' in user
-    control(sim, 'POST', '/config', {'group_types': True})
-    assert api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]['type'] == 'mysql'
+    configure(sim, group_types=True)
+    assert api(sim, 'GET', SHOP_GROUPS).json['response'][0]['type'] == 'mysql'
     control(sim, 'POST', '/reset', {'config': {'group_types': False}})
-    assert 'type' not in api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]
+    assert 'type' not in api(sim, 'GET', SHOP_GROUPS).json['response'][0]
     control(sim, 'POST', '/reset', {})
-    assert 'type' in api(sim, 'GET', '/stacks/%s/server_groups' % SHOP).json['response'][0]
+    assert 'type' in api(sim, 'GET', SHOP_GROUPS).json['response'][0]
 
 
 def test_held_actions_finish_only_when_released(sim):
-    control(sim, 'POST', '/config', {'hold_actions': True, 'list_lag_seconds': 0})
+    configure(sim, hold_actions=True, list_lag_seconds=0)
     action = create_db(sim, 'held_db').json['response']
     doomed = api(sim, 'DELETE', MYSQL + '/databases/db_abc123').json['response']
     time.sleep(0.5)  # longer than action_seconds: without the hold both would have finished
     assert get_action(sim, action['id'])['finished_at'] is None
-    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    names = listed_names(sim)
     assert 'held_db' not in names and 'app_production' in names
     assert create_db(sim, 'held_db').status == 400, 'a held create still holds its name'
     assert control(sim, 'POST', '/release', {}).json == {'released': 2}
     assert get_action(sim, action['id'])['status'] == 'completed'
     assert get_action(sim, doomed['id'])['status'] == 'completed'
-    listed = dict((d['name'], d) for d in api(sim, 'GET', MYSQL + '/databases').json['response'])
+    listed = dict((d['name'], d) for d in listed_dbs(sim))
     assert 'held_db' in listed and 'app_production' not in listed and listed['held_db']['created_at'].endswith('Z')
 
 
 def test_held_lists_show_the_group_as_it_was(sim):
-    control(sim, 'POST', '/config', {'hold_lists': True, 'list_lag_seconds': 0})
+    configure(sim, hold_lists=True, list_lag_seconds=0)
     create_db(sim, 'unseen_db')
     api(sim, 'DELETE', MYSQL + '/databases/db_abc123')
     wait_finished(sim, 1002)
-    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    names = listed_names(sim)
     assert 'unseen_db' not in names and 'app_production' in names
     assert api(sim, 'DELETE', MYSQL + '/databases/db_abc123').status == 404
     control(sim, 'POST', '/release', {})
-    names = [d['name'] for d in api(sim, 'GET', MYSQL + '/databases').json['response']]
+    names = listed_names(sim)
     assert 'unseen_db' in names and 'app_production' not in names
 
 
 def test_a_release_fault_releases_after_answering(sim):
-    control(sim, 'POST', '/config', {'hold_actions': True})
+    configure(sim, hold_actions=True)
     action = create_db(sim, 'held_db').json['response']
-    control(sim, 'POST', '/config', {'hold_actions': False})
-    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'release': True})
+    configure(sim, hold_actions=False)
+    add_fault(sim, method='POST', path='/databases$', release=True)
     duplicate = create_db(sim, 'held_db')
     assert duplicate.status == 400 and 'already exists' in duplicate.json['error_description']
     assert get_action(sim, action['id'])['status'] == 'completed'
-    assert control(sim, 'POST', '/faults', {'release': 'yes'}).status == 400
+    assert add_fault(sim, release='yes').status == 400
 
 
 def test_name_validation_and_duplicates(sim):
@@ -430,7 +296,7 @@ def test_delete_and_404_after(sim):
     assert wait_finished(sim, action['id'] + 1)['finished_success'] is True
     gone = api(sim, 'DELETE', MYSQL + '/databases/db_abc123')
     assert gone.status == 404 and gone.json['error_description'] == 'Database not found'
-    assert 'app_production' not in [db['name'] for db in state_group(sim, SHOP, 42)['databases']]
+    assert 'app_production' not in truth_names(sim)
     wait_listed(sim, 'app_production', present=False)
     users = api(sim, 'GET', MYSQL + '/database_users').json['response']
     assert users[0]['databases'] == ['analytics_db']
@@ -439,18 +305,18 @@ def test_delete_and_404_after(sim):
 
 
 def test_list_lags_after_delete(sim):
-    control(sim, 'POST', '/config', {'action_seconds': 0.1, 'queue_seconds': 0.0, 'list_lag_seconds': 0.6})
+    configure(sim, action_seconds=0.1, queue_seconds=0.0, list_lag_seconds=0.6)
     start = time.time()
     api(sim, 'DELETE', MYSQL + '/databases/db_def456')
     time.sleep(0.25)
-    assert 'analytics_db' not in [db['name'] for db in state_group(sim, SHOP, 42)['databases']]
+    assert 'analytics_db' not in truth_names(sim)
     if time.time() < start + 0.65:
         assert 'analytics_db' in listed_names(sim)
     wait_listed(sim, 'analytics_db', present=False)
 
 
 def test_database_users(sim):
-    resp = api(sim, 'POST', MYSQL + '/database_users', {'username': 'report_user', 'database_ids': ['db_def456'], 'user_type': 'readonly'})
+    resp = create_user(sim, 'report_user', database_ids=['db_def456'], user_type='readonly')
     assert resp.status == 200, resp
     action = resp.json['response']
     assert action['action_type'] == 'database_user_create'
@@ -459,25 +325,25 @@ def test_database_users(sim):
     new = wait_user(sim, 'report_user')
     assert new['databases'] == ['analytics_db'] and new['user_type'] == 'readonly'
     assert create_db(sim, 'with_new_user', [new['uid']]).status == 200
-    analytics = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['name'] == 'analytics_db'][0]
+    analytics = listed_db(sim, 'analytics_db')
     assert analytics['users'] == ['app_user', 'report_user']
-    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'}).status == 400
-    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'x', 'user_type': 'root'}).status == 400
-    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'y', 'database_ids': ['db_nope']}).status == 400
-    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'z'}, token=READ).status == 403
+    assert create_user(sim, 'app_user').status == 400
+    assert create_user(sim, 'x', user_type='root').status == 400
+    assert create_user(sim, 'y', database_ids=['db_nope']).status == 400
+    assert create_user(sim, 'z', token=READ).status == 403
 
 
 def test_database_user_list_lags_and_hides_passwords(sim):
-    control(sim, 'POST', '/config', {'action_seconds': 0.1, 'queue_seconds': 0.0, 'list_lag_seconds': 30})
-    action = api(sim, 'POST', MYSQL + '/database_users', {'username': 'lagging', 'user_type': 'application'}).json['response']
+    configure(sim, action_seconds=0.1, queue_seconds=0.0, list_lag_seconds=30)
+    action = create_user(sim, 'lagging', user_type='application').json['response']
     wait_finished(sim, action['id'])
     assert 'lagging' not in listed_users(sim)
-    in_state = [user for user in state_group(sim, SHOP, 42)['database_users'] if user['username'] == 'lagging'][0]
+    in_state = [user for user in state_group(sim)['database_users'] if user['username'] == 'lagging'][0]
     assert in_state['listed'] is False and in_state['password'].startswith('pw_')
     # A second create of the same name is refused even while the list does not show the first one yet.
-    again = api(sim, 'POST', MYSQL + '/database_users', {'username': 'lagging'})
+    again = create_user(sim, 'lagging')
     assert again.status == 400 and 'already exists' in again.json['error_description']
-    control(sim, 'POST', '/config', {'list_lag_seconds': 0})
+    configure(sim, list_lag_seconds=0)
     users = listed_users(sim)
     assert 'password' not in users['lagging'] and 'password' not in users['app_user']
     shown = listed_users(sim, show_password=True)
@@ -488,7 +354,7 @@ def test_database_user_list_lags_and_hides_passwords(sim):
 
 
 def test_database_user_regenerate_and_delete(sim):
-    control(sim, 'POST', '/config', {'action_seconds': 0.2, 'queue_seconds': 0.0, 'list_lag_seconds': 0})
+    configure(sim, action_seconds=0.2, queue_seconds=0.0, list_lag_seconds=0)
     before = listed_users(sim, show_password=True)['app_user']
     resp = api(sim, 'POST', MYSQL + '/database_users/%s/regenerate_password' % before['uid'])
     assert resp.status == 200, resp
@@ -506,89 +372,86 @@ def test_database_user_regenerate_and_delete(sim):
     wait_finished(sim, deleted['id'])
     wait_user(sim, 'app_user', present=False)
     assert listed_names(sim) == ['app_production', 'analytics_db']
-    analytics = [d for d in api(sim, 'GET', MYSQL + '/databases').json['response'] if d['name'] == 'analytics_db'][0]
+    analytics = listed_db(sim, 'analytics_db')
     assert analytics['users'] == []
     assert api(sim, 'DELETE', MYSQL + '/database_users/%s' % before['uid']).status == 404
     # The name is free again once the user is gone.
-    assert api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'}).status == 200
+    assert create_user(sim, 'app_user').status == 200
 
 
 def test_model_profile_users_carry_password_fields(sim):
-    control(sim, 'POST', '/config', {'profile': 'model', 'list_lag_seconds': 0})
+    configure(sim, profile='model', list_lag_seconds=0)
     hidden = listed_users(sim)['app_user']
     assert hidden['password'] is None and hidden['password_hash'].startswith('*')
     assert 'databases' not in hidden and 'user_type' not in hidden and hidden['created_at_iso']
     shown = listed_users(sim, show_password=True)['app_user']
-    assert shown['password'] == state_group(sim, SHOP, 42)['database_users'][0]['password']
-    again = api(sim, 'POST', MYSQL + '/database_users', {'username': 'app_user'})
+    assert shown['password'] == state_group(sim)['database_users'][0]['password']
+    again = create_user(sim, 'app_user')
     assert again.status == 409
 
 
 def test_fault_status_with_headers(sim):
-    rule = control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'status': 503,
-                                            'body': {'error': 'throttled', 'error_description': 'slow down'},
-                                            'headers': {'Retry-After': '1'}}).json['id']
+    rule = add_fault(sim, method='POST', path='/databases$', status=503,
+                     body={'error': 'throttled', 'error_description': 'slow down'}, headers={'Retry-After': '1'}).json['id']
     resp = create_db(sim, 'faulted_db')
     assert resp.status == 503 and resp.headers['Retry-After'] == '1' and resp.json['error_description'] == 'slow down'
     assert 'X-RateLimit-Limit' in resp.headers
-    assert control(sim, 'GET', '/state').json['actions'] == []
+    assert action_targets(sim) == []
     assert create_db(sim, 'faulted_db').status == 200
-    control(sim, 'POST', '/faults', {'path': '/stacks$', 'status': 502, 'body': '<html>Bad gateway</html>'})
+    add_fault(sim, path='/stacks$', status=502, body='<html>Bad gateway</html>')
     html = api(sim, 'GET', '/stacks.json')
     assert html.status == 502 and html.headers['Content-Type'].startswith('text/html') and html.raw == b'<html>Bad gateway</html>'
-    default = control(sim, 'POST', '/faults', {'path': '/stacks$', 'status': 500})
+    default = add_fault(sim, path='/stacks$', status=500)
     assert default.status == 200
     plain = api(sim, 'GET', '/stacks')
     assert plain.status == 500 and plain.json['error'] == 'internal_server_error'
-    log = control(sim, 'GET', '/requests').json['requests']
+    log = requests_log(sim)
     assert log[0]['fault'] == rule and log[0]['status'] == 503 and log[1]['fault'] is None
 
 
 def test_fault_drop_and_lost_answer(sim):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'drop': True})
+    add_fault(sim, method='POST', path='/databases$', drop=True)
     with pytest.raises((OSError, http.client.HTTPException)):
         create_db(sim, 'dropped_db')
-    assert control(sim, 'GET', '/state').json['actions'] == []
-    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'lost_answer': True})
+    assert action_targets(sim) == []
+    add_fault(sim, method='POST', path='/databases$', lost_answer=True)
     with pytest.raises((OSError, http.client.HTTPException)):
         create_db(sim, 'lost_db')
-    actions = control(sim, 'GET', '/state').json['actions']
-    assert [a['target_name'] for a in actions] == ['lost_db']
+    assert action_targets(sim) == ['lost_db']
     retry = create_db(sim, 'lost_db')
     assert retry.status == 400 and 'already exists' in retry.json['error_description']
-    log = control(sim, 'GET', '/requests').json['requests']
+    log = requests_log(sim)
     assert [entry['status'] for entry in log] == [None, None, 400]
     assert log[1]['handled_status'] == 200
 
 
 def test_fault_fail_action(sim):
-    control(sim, 'POST', '/faults', {'path': '/databases', 'fail_action': 'Server unreachable'})
+    add_fault(sim, path='/databases', fail_action='Server unreachable')
     # a GET matching the path does not use up a fail_action rule without a method
     assert api(sim, 'GET', MYSQL + '/databases').status == 200
     action = create_db(sim, 'doomed_db').json['response']
     done = wait_finished(sim, action['id'])
     assert done['status'] == 'failed' and done['finished_success'] is False
     assert done['finished_message'] == 'Server unreachable' and done['resource_id'] is None
-    assert 'doomed_db' not in [db['name'] for db in state_group(sim, SHOP, 42)['databases']]
+    assert 'doomed_db' not in truth_names(sim)
     time.sleep(0.25)
     assert 'doomed_db' not in listed_names(sim)
     assert create_db(sim, 'doomed_db').status == 200
-    control(sim, 'POST', '/faults', {'method': 'DELETE', 'fail_action': 'Locked'})
+    add_fault(sim, method='DELETE', fail_action='Locked')
     delete = api(sim, 'DELETE', MYSQL + '/databases/db_def456').json['response']
     assert wait_finished(sim, delete['id'])['finished_success'] is False
-    assert 'analytics_db' in [db['name'] for db in state_group(sim, SHOP, 42)['databases']]
+    assert 'analytics_db' in truth_names(sim)
 
 
 def test_fault_delay(sim):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'delay': 0.5})
+    add_fault(sim, method='POST', delay=0.5)
     with pytest.raises((socket.timeout, OSError)):
         create_db(sim, 'slow_db', timeout=0.15)
-    assert control(sim, 'GET', '/state').json['actions'] == []
+    assert action_targets(sim) == []
     time.sleep(0.6)
-    actions = control(sim, 'GET', '/state').json['actions']
-    assert [a['target_name'] for a in actions] == ['slow_db']
+    assert action_targets(sim) == ['slow_db']
     started = time.time()
-    control(sim, 'POST', '/faults', {'path': '/stacks$', 'delay': 0.2})
+    add_fault(sim, path='/stacks$', delay=0.2)
     assert api(sim, 'GET', '/stacks').status == 200
     assert time.time() - started >= 0.2
 
@@ -601,93 +464,89 @@ def test_fault_times_and_skip(sim):
     assert api(sim, 'GET', '/stacks/%s' % SHOP).status == 200
     listed = control(sim, 'GET', '/faults').json['faults']
     assert listed[0]['remaining'] == 0 and listed[0]['hits'] == 2 and listed[0]['skip_remaining'] == 0
-    control(sim, 'POST', '/faults', {'path': '/stacks$', 'status': 500, 'times': None})
+    add_fault(sim, path='/stacks$', status=500, times=None)
     assert [api(sim, 'GET', '/stacks').status for _unused in range(3)] == [500, 500, 500]
     assert control(sim, 'DELETE', '/faults').status == 200
     assert control(sim, 'GET', '/faults').json['faults'] == []
     assert api(sim, 'GET', '/stacks').status == 200
     for bad in ({'status': 500, 'drop': True}, {}, {'status': 'x'}, {'drop': True, 'body': 'x'}, {'path': '(', 'drop': True},
                 {'drop': True, 'bogus': 1}, {'status': 500, 'times': 0}):
-        assert control(sim, 'POST', '/faults', bad).status == 400, bad
+        assert add_fault(sim, **bad).status == 400, bad
 
 
 def test_fault_cut_body_acts_then_sends_half_the_body(sim):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'path': '/databases$', 'cut_body': True})
+    add_fault(sim, method='POST', path='/databases$', cut_body=True)
     with pytest.raises(http.client.IncompleteRead):
         create_db(sim, 'cut_db')
-    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['cut_db']
-    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '/databases$', 'cut_body': True})
+    assert action_targets(sim) == ['cut_db']
+    add_fault(sim, method='GET', path='/databases$', cut_body=True)
     with pytest.raises(http.client.IncompleteRead):
         api(sim, 'GET', MYSQL + '/databases')
-    assert [entry['status'] for entry in control(sim, 'GET', '/requests').json['requests']] == [200, 200]
+    assert [entry['status'] for entry in requests_log(sim)] == [200, 200]
 
 
 def test_fault_trickle_sends_the_body_one_byte_at_a_time(sim):
-    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '^/stacks$', 'trickle': 0.5})
-    parts = urlsplit(sim.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    try:
-        conn.request('GET', parts.path + '/stacks', headers={'Authorization': 'Bearer %s' % ADMIN})
+    add_fault(sim, method='GET', path='^/stacks$', trickle=0.5)
+    with connection(sim.url) as (conn, prefix):
+        conn.request('GET', prefix + '/stacks', headers={'Authorization': 'Bearer %s' % ADMIN})
         response = conn.getresponse()
         assert response.status == 200 and int(response.headers['Content-Length']) > 100
         # The first byte is there; the rest is not sent until the rule's interval has passed for each byte.
         assert response.read(1) == b'{'
-    finally:
-        conn.close()
     for bad in (0, -1, 61, 'slow', True):
-        assert control(sim, 'POST', '/faults', {'trickle': bad}).status == 400, bad
+        assert add_fault(sim, trickle=bad).status == 400, bad
 
 
 def test_fault_echo_headers_quotes_the_request_headers(sim):
-    control(sim, 'POST', '/faults', {'path': '^/stacks$', 'echo_headers': 400, 'body': 'x' * 20})
+    add_fault(sim, path='^/stacks$', echo_headers=400, body='x' * 20)
     resp = api(sim, 'GET', '/stacks')
     assert resp.status == 400 and resp.headers['Content-Type'].startswith('text/html')
     assert resp.raw.startswith(b'x' * 20 + b' Authorization: Bearer ' + ADMIN.encode('ascii'))
-    assert control(sim, 'GET', '/state').json['actions'] == []
+    assert action_targets(sim) == []
     for bad in ({'echo_headers': 'x'}, {'echo_headers': 400, 'body': {'a': 1}}):
-        assert control(sim, 'POST', '/faults', bad).status == 400, bad
+        assert add_fault(sim, **bad).status == 400, bad
 
 
 def test_fault_ignore_page_serves_page_one_for_ever(sim):
-    control(sim, 'POST', '/faults', {'method': 'GET', 'path': '/databases$', 'ignore_page': True, 'times': None})
+    add_fault(sim, method='GET', path='/databases$', ignore_page=True, times=None)
     first = api(sim, 'GET', BLOG_DBS + '?page=1').json
     third = api(sim, 'GET', BLOG_DBS + '?page=3').json
     assert first['response'] == third['response'] and len(third['response']) == 30
     assert third['pagination'] == {'next': 4, 'current': 3}
     assert 'pages' not in first['pagination']
-    assert control(sim, 'POST', '/faults', {'ignore_page': 'yes'}).status == 400
+    assert add_fault(sim, ignore_page='yes').status == 400
 
 
 @pytest.mark.parametrize('kind, raw', [('html', b'<html><body><h1>Request accepted</h1></body></html>'), ('empty', b'')])
 def test_fault_odd_answer_acts_then_answers_200_without_json(sim, kind, raw):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'odd_answer': kind})
+    add_fault(sim, method='POST', odd_answer=kind)
     resp = create_db(sim, 'odd_db')
     assert resp.status == 200 and resp.raw == raw and resp.json is None
-    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['odd_db']
-    assert control(sim, 'GET', '/requests').json['requests'][0]['handled_status'] == 200
+    assert action_targets(sim) == ['odd_db']
+    assert requests_log(sim)[0]['handled_status'] == 200
 
 
 def test_fault_odd_answer_without_an_action_id(sim):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'odd_answer': 'no_id'})
+    add_fault(sim, method='POST', odd_answer='no_id')
     resp = create_db(sim, 'odd_db')
     assert resp.status == 200 and 'id' not in resp.json['response']
     assert resp.json['response']['action_type'] == 'database_create'
-    assert control(sim, 'POST', '/faults', {'odd_answer': 'xml'}).status == 400
+    assert add_fault(sim, odd_answer='xml').status == 400
 
 
 def test_fault_status_after_acting(sim):
-    control(sim, 'POST', '/faults', {'method': 'POST', 'status_after_acting': 503, 'body': '<html>Service Unavailable</html>'})
+    add_fault(sim, method='POST', status_after_acting=503, body='<html>Service Unavailable</html>')
     resp = create_db(sim, 'acted_db')
     assert resp.status == 503 and resp.raw == b'<html>Service Unavailable</html>'
-    assert [a['target_name'] for a in control(sim, 'GET', '/state').json['actions']] == ['acted_db']
-    entry = control(sim, 'GET', '/requests').json['requests'][0]
+    assert action_targets(sim) == ['acted_db']
+    entry = requests_log(sim)[0]
     assert entry['status'] == 503 and entry['handled_status'] == 200
-    assert control(sim, 'POST', '/faults', {'status_after_acting': 'x'}).status == 400
-    assert control(sim, 'POST', '/faults', {'cut_body': True, 'body': 'x'}).status == 400
+    assert add_fault(sim, status_after_acting='x').status == 400
+    assert add_fault(sim, cut_body=True, body='x').status == 400
 
 
 def test_throttling(sim):
-    control(sim, 'POST', '/config', {'rate_limit': 3})
+    configure(sim, rate_limit=3)
     remaining = []
     for _unused in range(3):
         resp = api(sim, 'GET', '/stacks')
@@ -709,7 +568,7 @@ def test_request_log(sim):
     api(sim, 'GET', '/stacks', token='secret-wrong-token', account=2)
     api(sim, 'GET', '/stacks.json', token=None)
     control(sim, 'GET', '/health')
-    log = control(sim, 'GET', '/requests').json['requests']
+    log = requests_log(sim)
     assert [entry['seq'] for entry in log] == [1, 2, 3, 4, 5]
     first = log[0]
     assert first['method'] == 'GET' and first['path'] == '/stacks/%s/server_groups/62/databases' % BLOG
@@ -726,12 +585,7 @@ def test_request_log(sim):
         assert token not in text
     assert token_free(sim)
     control(sim, 'DELETE', '/requests')
-    assert control(sim, 'GET', '/requests').json['requests'] == []
-
-
-def token_free(sim):
-    text = json.dumps(control(sim, 'GET', '/state').json) + json.dumps(control(sim, 'GET', '/faults').json)
-    return ADMIN not in text and READ not in text
+    assert requests_log(sim) == []
 
 
 def test_bulk_seed(sim):
@@ -759,28 +613,24 @@ def test_bulk_seed(sim):
 
 
 def test_keep_alive(sim):
-    parts = urlsplit(sim.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    try:
+    with connection(sim.url) as (conn, prefix):
         headers = {'Authorization': 'Bearer ' + ADMIN}
-        conn.request('GET', parts.path + '/stacks', headers=headers)
+        conn.request('GET', prefix + '/stacks', headers=headers)
         first = conn.getresponse()
         assert first.status == 200 and first.getheader('Content-Length') is not None
         first.read()
         sock = conn.sock
         assert sock is not None
-        conn.request('POST', parts.path + MYSQL + '/databases', body=json.dumps({'database_name': 'ka_db'}),
+        conn.request('POST', prefix + MYSQL + '/databases', body=json.dumps({'database_name': 'ka_db'}),
                      headers=dict(headers, **{'Content-Type': 'application/json'}))
         second = conn.getresponse()
         assert second.status == 200
         second.read()
-        conn.request('GET', parts.path + '/nowhere', headers=headers)
+        conn.request('GET', prefix + '/nowhere', headers=headers)
         third = conn.getresponse()
         assert third.status == 404
         third.read()
         assert conn.sock is sock
-    finally:
-        conn.close()
 
 
 def test_json_suffix(sim):
@@ -798,17 +648,17 @@ def test_config_and_reset(sim):
     assert config == {'action_seconds': 0.3, 'queue_seconds': 0.1, 'list_lag_seconds': 0.2, 'action_shape': 'status',
                       'profile': 'endpoint', 'group_types': None, 'hold_actions': False, 'hold_lists': False,
                       'rate_limit': 3000}
-    updated = control(sim, 'POST', '/config', {'action_seconds': 5, 'action_shape': 'legacy'}).json
+    updated = configure(sim, action_seconds=5, action_shape='legacy').json
     assert updated['action_seconds'] == 5.0 and updated['action_shape'] == 'legacy'
     for bad in ({'nope': 1}, {'action_seconds': -1}, {'action_shape': 'x'}, {'profile': 'x'}, {'group_types': 'no'},
                 {'hold_actions': 1}, {'hold_lists': 'yes'}, {'rate_limit': 0}, {'rate_limit': True}, {'queue_seconds': '1'}):
-        assert control(sim, 'POST', '/config', bad).status == 400, bad
+        assert configure(sim, **bad).status == 400, bad
     create_db(sim, 'before_reset')
-    control(sim, 'POST', '/faults', {'drop': True, 'path': '^/nothing$'})
+    add_fault(sim, drop=True, path='^/nothing$')
     reset = control(sim, 'POST', '/reset', {'config': {'list_lag_seconds': 0.0}})
     assert reset.status == 200 and reset.json['config']['action_seconds'] == 0.3 and reset.json['config']['list_lag_seconds'] == 0.0
     assert control(sim, 'GET', '/faults').json['faults'] == []
-    assert control(sim, 'GET', '/requests').json['requests'] == []
+    assert requests_log(sim) == []
     assert create_db(sim, 'before_reset').json['response']['id'] == 1001
     tiny = {'tokens': [{'token': 't1', 'scopes': ['public', 'admin'], 'accounts': [7]}],
             'stacks': [{'uid': 's1', 'name': 'tiny', 'account': 7,
@@ -826,13 +676,13 @@ def test_config_and_reset(sim):
 
 
 def test_state_shows_pending_and_unlisted(sim):
-    control(sim, 'POST', '/config', {'action_seconds': 0.2, 'queue_seconds': 0.0, 'list_lag_seconds': 5.0})
+    configure(sim, action_seconds=0.2, queue_seconds=0.0, list_lag_seconds=5.0)
     action = create_db(sim, 'hidden_db').json['response']
-    group = state_group(sim, SHOP, 42)
+    group = state_group(sim)
     assert [p['id'] for p in group['pending']] == [action['id']]
     assert group['pending'][0]['stack_id'] == SHOP and group['pending'][0]['server_group_id'] == 42
     wait_finished(sim, action['id'])
-    group = state_group(sim, SHOP, 42)
+    group = state_group(sim)
     assert group['pending'] == []
     hidden = [db for db in group['databases'] if db['name'] == 'hidden_db'][0]
     assert hidden['listed'] is False
@@ -862,13 +712,11 @@ def test_command_line(tmp_path):
         line = proc.stdout.readline()
         assert line.startswith('Cloud66 simulator listening on http://127.0.0.1:') and line.rstrip().endswith('/api/3')
         port = int(line.rstrip().rsplit(':', 1)[1].split('/')[0])
-        deadline = time.time() + 5
-        while not port_file.exists() and time.time() < deadline:
-            time.sleep(0.02)
+        wait_for(port_file.exists, 'the port file')
         assert int(port_file.read_text().strip()) == port
-        health = _request('http://127.0.0.1:%d/_sim' % port, 'GET', '/health')
-        assert health.json == {'ok': True}
-        config = _request('http://127.0.0.1:%d/_sim' % port, 'GET', '/config').json
+        control_url = 'http://127.0.0.1:%d/_sim' % port
+        assert request(control_url, 'GET', '/health').json == {'ok': True}
+        config = request(control_url, 'GET', '/config').json
         assert config['action_seconds'] == 0.1 and config['queue_seconds'] == 0.3
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
