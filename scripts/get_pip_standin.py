@@ -38,7 +38,7 @@ def main() -> int:
     if not arguments:
         return 0
 
-    command = [sys.executable, '-m', 'pip', 'install'] + arguments
+    command = [sys.executable, '-m', 'pip', 'install', '--quiet'] + arguments
 
     return subprocess.run(command, env=saved_environment, check=False).returncode
 
