@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,11 +21,23 @@ from pathlib import Path
 import nox
 from nox.command import CommandFailed
 
-from .common import ROOT, collection_tree, collections_base, install, simulator
+from .common import (
+    LOOPBACK,
+    MAIN_CORE,
+    NAME,
+    NAMESPACE,
+    ROOT,
+    SIM_TOKEN,
+    collection_tree,
+    collections_base,
+    find_python,
+    install,
+    simulator,
+    temp_dir,
+)
 
-PYTHON = "3.11"  # the version requirements/ecosystem.txt is pinned for
-NAMESPACE = "cloud66"
-NAME = "cloud"
+# requirements/ecosystem.txt is pinned on the Python of the main ansible-core
+PYTHON = find_python(MAIN_CORE.python)
 FQCN = f"{NAMESPACE}.{NAME}"
 TARBALL_GLOB = f"{NAMESPACE}-{NAME}-*.tar.gz"
 CHECKS = Path(__file__).with_name("ecosystem_checks.py")
@@ -52,9 +63,7 @@ UNWANTED = re.compile(
     r"|__pycache__|\.tar\.gz$"
 )
 # A path of the machine the tarball was built on, or beside the collection.
-OUTSIDE_PATH = re.compile(
-    r"(?:^|[^\w.~-])(?:/work/|/home/|/root/|\.\./shared/|shared/reference/)"
-)
+OUTSIDE_PATH = re.compile(r"(?:^|[^\w.~-])(?:/work/|/home/|/root/|\.\./shared/|shared/reference/)")
 
 INSTALLED_PLAYBOOK = """\
 ---
@@ -65,7 +74,7 @@ INSTALLED_PLAYBOOK = """\
     - name: List the databases of group 42
       cloud66.cloud.cloud66_database_info:
         api_url: "{{ sim_api_url }}"
-        api_token: sim-admin-token
+        api_token: "{{ sim_api_token }}"
         stack_id: 5999b763474b0eafa5fafb64bff0ba80
         server_group_id: "42"
       register: installed_list
@@ -96,14 +105,6 @@ ANSIBLE_LABELS = (
 # --- helpers ------------------------------------------------------------------
 
 
-def workdir(session: nox.Session, name: str) -> Path:
-    """An empty directory <session tmp>/NAME."""
-    path = Path(session.create_tmp()) / name
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
-
-
 def check(session: nox.Session, *args: str) -> None:
     """Run a check of ecosystem_checks.py (in the current directory)."""
     session.run("python", str(CHECKS), *args)
@@ -127,15 +128,12 @@ def git(*args: str) -> str | None:
 
 def bypass_proxy(session: nox.Session) -> None:
     """Traffic to the simulator must never go through a proxy."""
-    hosts = ",".join(filter(None, ("127.0.0.1,localhost", os.environ.get("NO_PROXY"))))
-    session.env["NO_PROXY"] = session.env["no_proxy"] = hosts
+    session.env.update(NO_PROXY=LOOPBACK, no_proxy=LOOPBACK)
 
 
 def modules(tree: Path) -> list[str]:
     return [
-        path.stem
-        for path in sorted(tree.glob("plugins/modules/*.py"))
-        if path.stem != "__init__"
+        path.stem for path in sorted(tree.glob("plugins/modules/*.py")) if path.stem != "__init__"
     ]
 
 
@@ -155,7 +153,7 @@ def roles(tree: Path, *patterns: str) -> list[str]:
 def ansible_doc(session: nox.Session, tree: Path) -> None:
     """Every module and every role argument spec of TREE renders with
     ansible-doc, with no warning."""
-    work = workdir(session, "ansible-doc")
+    work = temp_dir("ansible-doc")
     env = {
         "ANSIBLE_COLLECTIONS_PATH": str(collections_base(tree)),
         "ANSIBLE_NOCOLOR": "1",
@@ -177,9 +175,7 @@ def check_ansible_doc(
     failed = False
     with open(doc, "w") as stdout, open(err, "w") as stderr:
         try:
-            session.run(
-                "ansible-doc", "-t", kind, fqcn, env=env, stdout=stdout, stderr=stderr
-            )
+            session.run("ansible-doc", "-t", kind, fqcn, env=env, stdout=stdout, stderr=stderr)
         except CommandFailed:
             failed = True
     errors = err.read_text()
@@ -210,7 +206,7 @@ def build_site(session: nox.Session, base: Path, output: Path) -> None:
     OUTPUT: a Sphinx project of `antsibull-docs sphinx-init`, built by its
     build.sh (antsibull-docs collection, then sphinx-build with warnings as
     errors), with docs.ansible.com's labels resolved offline."""
-    project = workdir(session, "sphinx")
+    project = temp_dir("sphinx")
     env = {"ANSIBLE_COLLECTIONS_PATH": str(base)}
     init = "antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error"
     init_args = ("--title", "Cloud66 Collection", "--project", FQCN)
@@ -239,9 +235,7 @@ def write_inventory(path: Path) -> None:
         "# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n"
         "# The remainder of this file is compressed using zlib.\n"
     )
-    entries = "".join(
-        f"{name} std:label -1 {uri} {title}\n" for name, uri, title in ANSIBLE_LABELS
-    )
+    entries = "".join(f"{name} std:label -1 {uri} {title}\n" for name, uri, title in ANSIBLE_LABELS)
     path.write_bytes(header.encode() + zlib.compress(entries.encode()))
 
 
@@ -255,9 +249,11 @@ def site_pages(tree: Path) -> list[str]:
 
 @nox.session(name="docs", python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """antsibull-docs lint, ansible-doc of every module and role, the docs site
-    (every guide of docs/docsite/extra-docs.yml and the changelog are pages
-    of it, and its internal links resolve)."""
+    """antsibull-docs lint, ansible-doc of every module and role, and the docs site, checked.
+
+    Every module and role, every guide of docs/docsite/extra-docs.yml and the
+    changelog are pages of the site, and its internal links resolve.
+    """
     install(session, "ecosystem")
     tree = collection_tree(session)
     base = collections_base(tree)
@@ -268,7 +264,7 @@ def docs(session: nox.Session) -> None:
         # the credential type the execution environment guide shows is the example's
         check(session, "awx-docs")
     ansible_doc(session, tree)
-    html = Path(session.create_tmp()) / "site"
+    html = temp_dir("site") / "html"
     build_site(session, base, html)
     missing = [
         page
@@ -284,17 +280,18 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(name="docs-site", python=PYTHON, default=False)
 def docs_site(session: nox.Session) -> None:
-    """Build the docs site into build/docs-site (or the directory given after
-    --, relative to the checkout) from the checkout's files; open its index.html."""
+    """The docs site of the checkout, into build/docs-site or the directory given after --.
+
+    What scripts/docs-site runs; not part of the suite. A relative directory is
+    taken from the checkout's root.
+    """
     if len(session.posargs) > 1:
         session.error("usage: nox -s docs-site [-- OUTPUT_DIR]")
     output = ROOT / (session.posargs[0] if session.posargs else "build/docs-site")
     install(session, "ecosystem")
     tree = collection_tree(session)
     build_site(session, collections_base(tree), output)
-    session.log(
-        f"docs site: {output}/index.html ({len(list(output.rglob('*.html')))} pages)"
-    )
+    session.log(f"docs site: {output}/index.html ({len(list(output.rglob('*.html')))} pages)")
 
 
 # --- changelog ----------------------------------------------------------------
@@ -302,16 +299,16 @@ def docs_site(session: nox.Session) -> None:
 
 @nox.session(name="changelog", python=PYTHON)
 def changelog(session: nox.Session) -> None:
-    """antsibull-changelog lint, changelog.yaml, CHANGELOG.rst as generated
-    from it, and a fragment for every change to plugins/ or roles/ since the
-    last release (fragments added after a release belong to the next one)."""
+    """antsibull-changelog lint, CHANGELOG.rst as generated, a fragment for each change.
+
+    A change to plugins/ or roles/ since the last release needs a fragment;
+    fragments added after a release belong to the next one.
+    """
     install(session, "ecosystem")
     tree = collection_tree(session)
     with session.chdir(tree):
         session.run("antsibull-changelog", "lint")
-        session.run(
-            "antsibull-changelog", "lint-changelog-yaml", "changelogs/changelog.yaml"
-        )
+        session.run("antsibull-changelog", "lint-changelog-yaml", "changelogs/changelog.yaml")
         check_changelog_rst(session, tree)
         last = query(session, "last-release").strip()
     # A change to plugins/ or roles/ since the last release needs a fragment
@@ -335,18 +332,14 @@ def changelog(session: nox.Session) -> None:
         if git("rev-parse", "--is-inside-work-tree") is not None:
             for name in (last, f"v{last}"):
                 tag = (
-                    git("rev-parse", "-q", "--verify", f"refs/tags/{name}^{{commit}}")
-                    or ""
+                    git("rev-parse", "-q", "--verify", f"refs/tags/{name}^{{commit}}") or ""
                 ).strip()
                 if tag:
                     break
         if tag:
             session.log(f"last release: {last} (commit {tag})")
             diff = git("diff", "--name-only", tag, "--", "plugins", "roles") or ""
-            new = (
-                git("ls-files", "-o", "--exclude-standard", "--", "plugins", "roles")
-                or ""
-            )
+            new = git("ls-files", "-o", "--exclude-standard", "--", "plugins", "roles") or ""
             changed = sorted(set(filter(None, (diff + new).splitlines())))
         else:
             session.log(
@@ -378,14 +371,12 @@ def check_changelog_rst(session: nox.Session, tree: Path) -> None:
             "CHANGELOG.rst is missing; antsibull-changelog release writes it (CONTRIBUTING.md)"
         )
     session.log("CHANGELOG.rst matches antsibull-changelog generate")
-    generated = workdir(session, "changelog") / "CHANGELOG.rst"
+    generated = temp_dir("changelog") / "CHANGELOG.rst"
     session.run("antsibull-changelog", "generate", "--output", str(generated))
     have = committed.read_text(encoding="utf-8").splitlines(keepends=True)
     want = generated.read_text(encoding="utf-8").splitlines(keepends=True)
     if have != want:
-        print(
-            "".join(difflib.unified_diff(have, want, "CHANGELOG.rst", str(generated)))
-        )
+        print("".join(difflib.unified_diff(have, want, "CHANGELOG.rst", str(generated))))
         session.error(
             "CHANGELOG.rst differs from what changelogs/changelog.yaml renders to (diff above);"
             " run antsibull-changelog generate"
@@ -397,10 +388,13 @@ def check_changelog_rst(session: nox.Session, tree: Path) -> None:
 
 @nox.session(name="lint", python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff format --check and ruff check (settings: pyproject.toml) over the
-    Python code; ansible-lint --profile production (settings: .ansible-lint),
-    then on tests/integration/targets (tests/integration/.ansible-lint).
-    Every step runs; the session fails if one did."""
+    """ruff (format and lint) over the Python code, ansible-lint --profile production.
+
+    ruff format --check and ruff check (settings: pyproject.toml) over plugins,
+    tests, scripts and noxfile.py; ansible-lint with .ansible-lint, then on
+    tests/integration/targets with tests/integration/.ansible-lint. Every step
+    runs; the session fails if one did.
+    """
     install(session, "ecosystem")
     # The copy holds what git would commit; the collection resolves from it.
     tree = collection_tree(session)
@@ -436,38 +430,33 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(name="ee", python=PYTHON)
 def ee(session: nox.Session) -> None:
-    """ansible-builder introspect, create of the example with a tarball of the
-    collection, and examples/demo.yml through ansible-runner against a
-    simulator, with the environment of the example AWX credential type."""
+    """ansible-builder introspect and create of the example EE; the demo through ansible-runner.
+
+    The example execution environment is created with a tarball of the
+    collection; examples/demo.yml runs through ansible-runner against a
+    simulator, with the environment of the example AWX credential type.
+    """
     install(session, "ecosystem")
     bypass_proxy(session)
     tree = collection_tree(session)
     base = collections_base(tree)
-    work = workdir(session, "ee")
+    work = temp_dir("ee")
     with session.chdir(tree):
         pip_txt = work / "pip.txt"
-        session.run(
-            "ansible-builder", "introspect", str(base), "--write-pip", str(pip_txt)
-        )
+        session.run("ansible-builder", "introspect", str(base), "--write-pip", str(pip_txt))
         if not re.search(
             rf"^requests.*from collection {re.escape(FQCN)}",
             pip_txt.read_text(),
             re.MULTILINE,
         ):
-            session.error(
-                "ansible-builder introspect does not report requests for the collection"
-            )
+            session.error("ansible-builder introspect does not report requests for the collection")
 
-        session.log(
-            "ansible-builder create of the example, with a tarball of the collection"
-        )
+        session.log("ansible-builder create of the example, with a tarball of the collection")
         build = "ansible-galaxy collection build --output-path"
         session.run(*build.split(), str(work / "dist"), silent=True)
         built = sorted((work / "dist").glob(TARBALL_GLOB))
         if len(built) != 1:
-            session.error(
-                f"ansible-galaxy collection build made {len(built)} tarballs, not one"
-            )
+            session.error(f"ansible-galaxy collection build made {len(built)} tarballs, not one")
         shutil.copy(built[0], tree / "examples" / f"{NAMESPACE}-{NAME}.tar.gz")
         create = "ansible-builder create -f examples/execution-environment.yml"
         create_args = ("--context", str(work / "context"))
@@ -480,13 +469,9 @@ def ee(session: nox.Session) -> None:
         (runner / "env").mkdir()
         shutil.copy(tree / "examples" / "demo.yml", runner / "project")
         rc = 0
-        with simulator(
-            session, "--action-seconds", "2", "--list-lag-seconds", "1"
-        ) as sim:
+        with simulator(session, "--action-seconds", "2", "--list-lag-seconds", "1") as sim:
             # The connection comes the way AWX passes it: the example credential type's injectors.
-            envvars = query(
-                session, "credential-env", sim.api_url, "sim-admin-token", ""
-            )
+            envvars = query(session, "credential-env", sim.api_url, SIM_TOKEN, "")
             envvars += (
                 f"ANSIBLE_COLLECTIONS_PATH: {base}\n"
                 'ANSIBLE_LOCALHOST_WARNING: "false"\n'
@@ -518,9 +503,7 @@ def check_ee_collection(session: nox.Session, context: Path, work: Path) -> None
         session.error(
             "the example execution environment does not install the collection from its tarball"
         )
-    if not re.search(
-        r"^COPY _build /build", read(context / "Containerfile"), re.MULTILINE
-    ):
+    if not re.search(r"^COPY _build /build", read(context / "Containerfile"), re.MULTILINE):
         session.error("the Containerfile does not copy the build context to /build")
     install_args = ("--offline", str(tarball), "-p", str(work))
     session.run("ansible-galaxy", "collection", "install", *install_args, silent=True)
@@ -531,15 +514,9 @@ def check_ee_collection(session: nox.Session, context: Path, work: Path) -> None
         env={"ANSIBLE_COLLECTIONS_PATH": str(work)},
         silent=True,
     )
-    if not re.search(
-        rf"^{re.escape(FQCN)} +{re.escape(want)}\b", listing, re.MULTILINE
-    ):
-        session.error(
-            f"the tarball in the build context does not install {FQCN} {want}"
-        )
-    session.log(
-        f"the example execution environment installs {FQCN} {want} from its tarball"
-    )
+    if not re.search(rf"^{re.escape(FQCN)} +{re.escape(want)}\b", listing, re.MULTILINE):
+        session.error(f"the tarball in the build context does not install {FQCN} {want}")
+    session.log(f"the example execution environment installs {FQCN} {want} from its tarball")
 
 
 def read(path: Path) -> str:
@@ -552,12 +529,14 @@ def read(path: Path) -> str:
 
 @nox.session(name="galaxy", python=PYTHON)
 def galaxy(session: nox.Session) -> None:
-    """ansible-galaxy collection build, galaxy-importer on the tarball
-    (settings: .ci/galaxy-importer.cfg), install into an empty path, and a
-    module run from the installed copy."""
+    """ansible-galaxy collection build, galaxy-importer, install, a module run from the install.
+
+    The tarball is built from the checkout itself; galaxy-importer's settings
+    are .ci/galaxy-importer.cfg; the install goes into an empty path.
+    """
     install(session, "ecosystem")
     bypass_proxy(session)
-    work = workdir(session, "galaxy")
+    work = temp_dir("galaxy")
     # Built from the checkout itself, venvs, build output and all, the way a
     # user would: galaxy.yml's build_ignore must keep those out.
     build_args = (str(ROOT), "--output-path", str(work / "dist"))
@@ -606,6 +585,8 @@ def galaxy(session: nox.Session) -> None:
             "installed.yml",
             "-e",
             f"sim_api_url={sim.api_url}",
+            "-e",
+            f"sim_api_token={SIM_TOKEN}",
             env={
                 "ANSIBLE_LOCALHOST_WARNING": "false",
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
@@ -655,9 +636,7 @@ def check_galaxy_importer(session: nox.Session, tarball: Path, work: Path) -> No
     print(text, end="")
     if rc:
         session.error(f"galaxy-importer rejected the tarball (exit status {rc})")
-    if not re.search(
-        r"^Importer processing completed successfully", text, re.MULTILINE
-    ):
+    if not re.search(r"^Importer processing completed successfully", text, re.MULTILINE):
         session.error("galaxy-importer did not complete")
     if re.search(r"^(WARNING|ERROR|CRITICAL)", text, re.MULTILINE):
         session.error("galaxy-importer printed warnings or errors (above)")

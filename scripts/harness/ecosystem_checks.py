@@ -104,9 +104,7 @@ def site_problems(site: Path) -> list[str]:
                 if not (site / target).exists():
                     problems.append(f"{name} links to {href}, which is not in the site")
             elif url.fragment and url.fragment not in pages[target].ids:
-                problems.append(
-                    f"{name} links to {target}, which has no anchor {url.fragment}"
-                )
+                problems.append(f"{name} links to {target}, which has no anchor {url.fragment}")
     print(
         f"{len(guides)} guides and the changelog ({len(versions)} releases)"
         f" in the site; {checked} internal links checked"
@@ -140,17 +138,13 @@ def credential_env(api_url: str, api_token: str, account_id: str) -> list[str]:
     inputs = {"api_url": api_url, "api_token": api_token, "account_id": account_id}
     declared = {field["id"] for field in credential_type["inputs"]["fields"]}
     if declared != set(inputs):
-        return [
-            f"the credential type declares {sorted(declared)}, not {sorted(inputs)}"
-        ]
+        return [f"the credential type declares {sorted(declared)}, not {sorted(inputs)}"]
     env = {
         name: jinja2.Template(value).render(inputs)
         for name, value in credential_type["injectors"]["env"].items()
     }
     if set(env) != CREDENTIAL_ENV:
-        return [
-            f"the credential type injects {sorted(env)}, not {sorted(CREDENTIAL_ENV)}"
-        ]
+        return [f"the credential type injects {sorted(env)}, not {sorted(CREDENTIAL_ENV)}"]
     print(yaml.safe_dump(env, explicit_start=True), end="")
     return []
 
@@ -171,9 +165,7 @@ def galaxy_version() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("site", help=site_problems.__doc__).add_argument(
-        "html", type=Path
-    )
+    commands.add_parser("site", help=site_problems.__doc__).add_argument("html", type=Path)
     commands.add_parser("awx-docs", help=awx_docs_problems.__doc__)
     env = commands.add_parser("credential-env", help=credential_env.__doc__)
     for name in ("api_url", "api_token", "account_id"):
