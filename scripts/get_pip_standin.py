@@ -4,8 +4,8 @@
 # virtual environment without pip and then executes a "get-pip" script that it
 # first tries to download from a host this project's machines cannot reach.
 # When a copy already exists at ~/.ansible/test/cache/get_pip_<X_Y>.py it uses
-# that copy instead.  scripts/test copies this file to that path when nothing
-# is there yet.
+# that copy instead; the sanity sessions (scripts/harness/common.py) copy this
+# file to the path ansible-test names.
 #
 # ansible-test runs the script as __main__ inside the new environment, passing
 # pip-install style arguments such as:
