@@ -115,6 +115,19 @@ def wait_until(check, deadline, describe, check_first=True):
             raise WaitTimeout(message)
 
 
+def newest_page(items: list[dict[str, Any]], info: dict[str, Any]) -> int:
+    """Which page of a stack's action list holds its newest actions, judged from page 1 (``items``, pagination
+    ``info``): the last page when page 1 lists its actions oldest first (ids rising) and more pages follow, else 1.
+
+    Cloud66 does not document the list's order; this is how every reader of the list tells it.
+    """
+    ids = [number for number in (whole_number(item.get("id")) for item in items) if number is not None]
+    pages = whole_number(info.get("pages"))
+    if pages and pages > 1 and len(ids) > 1 and ids[0] < ids[-1]:
+        return pages
+    return 1
+
+
 class ActionWaiter:
     """Waits on one or many actions of a stack, polling them together in turns."""
 
@@ -178,11 +191,11 @@ class ActionWaiter:
     def _from_list(self, action_ids):
         """The wanted actions as the stack's action list shows them, read page by page.
 
-        Cloud66 does not document the list's order, so page 1 decides it: read forward from there when it shows the
-        newest actions first, else from the last page backwards. Reading stops once every wanted action was seen, at
-        a page that holds only actions older than every wanted one, or after as many pages as the wanted actions
-        fill plus one (other actions of the stack may sit between them); whatever was not seen is then read one by
-        one, and so is every action when the list cannot be read at all.
+        Cloud66 does not document the list's order, so page 1 decides it (newest_page): read forward from there when
+        it shows the newest actions first, else from the last page backwards. Reading stops once every wanted action
+        was seen, at a page that holds only actions older than every wanted one, or after as many pages as the wanted
+        actions fill plus one (other actions of the stack may sit between them); whatever was not seen is then read
+        one by one, and so is every action when the list cannot be read at all.
         """
         path = api_path("stacks", self.stack_id, "actions")
         wanted = set(action_ids)
@@ -202,8 +215,9 @@ class ActionWaiter:
                 break
             if number == 1:
                 pages = whole_number(info.get("pages"))
-                if len(numbers) > 1 and numbers[0] < numbers[-1] and pages and pages > 1:
-                    number, step = pages, -1
+                newest = newest_page(items, info)
+                if newest > 1:
+                    number, step = newest, -1
                     continue
             if oldest is not None and min(numbers) < oldest:
                 break

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from ._actions import FAILED, action_outcome, wait_until
+from ._actions import FAILED, action_outcome, newest_page, wait_until
 from ._client import MAX_PAGES, Cloud66Error, api_path
 from ._records import action_name, action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
@@ -161,10 +161,9 @@ class GroupList:
         """
         path = api_path("stacks", self.stack_id, "actions")
         actions, info = self.client.page(path, 1)
-        pages = whole_number(info.get("pages"))
-        ids = [number for number in (whole_number(action.get("id")) for action in actions) if number is not None]
-        if pages and pages > 1 and ids == sorted(ids):
-            actions = self.client.page(path, pages)[0]
+        newest = newest_page(actions, info)
+        if newest > 1:
+            actions = self.client.page(path, newest)[0]
         for action in (action_record(item) for item in actions):
             if (action.get("resource_id") == uid and "delete" in action_name(action)
                     and started_action({"response": action}) and action_outcome(action) != FAILED):
