@@ -176,7 +176,7 @@ class Cloud66Module:
                         % ("a positive" if least else "zero or a positive", MAX_WAIT_TIMEOUT, wait_timeout))
         return None
 
-    def waiter(self, stack_id: str) -> ActionWaiter:
+    def waiter(self, stack_id: str | int) -> ActionWaiter:
         return ActionWaiter(self.client, stack_id, self.deadline)
 
     def follow(self, group: DatabaseGroup, action: dict[str, Any] | None, acted: bool) -> bool:
