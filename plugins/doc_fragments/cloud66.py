@@ -6,7 +6,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
+    # What every module of the collection shares: its author, the connection options, where it runs.
     DOCUMENTATION = r"""
+author:
+  - cloud66.cloud maintainers (@cloud66-community)
 options:
   api_token:
     description:
@@ -57,6 +60,8 @@ options:
 requirements:
   - requests >= 2.25
 notes:
+  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
+    C(requests) library there.
   - Cloud66 allows 3,000 API requests per hour for each user, and answers C(503 throttled) past that.
 attributes:
   action_group:
@@ -64,12 +69,50 @@ attributes:
     support: full
     membership:
       - cloud66.cloud.cloud66
+  platform:
+    platforms: all
 seealso:
   - name: Cloud66 API documentation
     description: The reference of the Cloud66 v3 API.
     link: https://developers.cloud66.com/
 """
 
+    # The modules that only read.
+    INFO = r"""
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: N/A
+"""
+
+    # The modules that create or delete (or change a password), and can wait for Cloud66 to finish.
+    STATE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Check mode reports the same C(changed) as a real run and sends no request that changes anything.
+  diff_mode:
+    support: full
+options:
+  wait:
+    description:
+      - Wait until the actions the module started have finished and the list shows their result, so that the next
+        task sees it.
+      - With V(false) the module returns as soon as Cloud66 has accepted its requests, with the started actions.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds in total the module may take with O(wait=true), for its requests, their retries, the
+        actions and the list to catch up. No request or sleep runs past it.
+      - Between 1 and 86400 with O(wait=true).
+    type: int
+    default: 600
+"""
+
+    # How a module names its server group.
     SERVER_GROUP = r"""
 options:
   stack_id:

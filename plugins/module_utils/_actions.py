@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from ._client import BudgetSpent, Cloud66Error, api_path, response_of
+from ._client import BudgetSpent, Cloud66Client, Cloud66Error, api_path, response_of
 from ._records import action_name, action_record, whole_number
 
 PENDING = "pending"
@@ -26,28 +28,34 @@ LIST_POLL_THRESHOLD = 2
 # Items on one page of a Cloud66 list.
 LIST_PAGE_SIZE = 30
 
+T = TypeVar("T")
+
 
 class ActionFailed(Exception):
-    def __init__(self, action):
+    action: dict[str, Any]
+
+    def __init__(self, action: dict[str, Any]) -> None:
         self.action = action
         message = action.get("finished_message") or "no message given"
         super().__init__("Cloud66 action %s (%s) failed: %s" % (action.get("id"), action_name(action), message))
 
 
 class WaitTimeout(Exception):
-    def __init__(self, message, actions=None):
+    actions: list[dict[str, Any]]
+
+    def __init__(self, message: str, actions: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.actions = actions or []
 
 
-def _flag(value):
+def _flag(value: Any) -> bool | None:
     """finished_success arrives as a boolean, or as the strings "true"/"false" in older documents."""
     if isinstance(value, str):
         return {"true": True, "false": False}.get(value.strip().lower())
     return value if isinstance(value, bool) else None
 
 
-def action_outcome(action):
+def action_outcome(action: dict[str, Any]) -> str:
     """PENDING, SUCCEEDED or FAILED for an action in either published shape (with or without ``status``)."""
     status = str(action.get("status") or "").strip().lower()
     success = _flag(action.get("finished_success"))
@@ -62,19 +70,24 @@ def action_outcome(action):
 class Deadline:
     """One time budget shared by every wait of a module run."""
 
-    def __init__(self, seconds, clock=time.monotonic, sleep=time.sleep):
+    seconds: float
+    clock: Callable[[], float]
+    started: float
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.seconds = seconds
         self.clock = clock
         self._sleep = sleep
         self.started = clock()
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         return self.clock() - self.started
 
-    def remaining(self):
+    def remaining(self) -> float:
         return max(0.0, self.seconds - self.elapsed())
 
-    def sleep(self, interval):
+    def sleep(self, interval: float) -> bool:
         """Sleep up to ``interval`` within the budget; False once the budget is spent."""
         remaining = self.remaining()
         if remaining <= 0:
@@ -83,7 +96,8 @@ class Deadline:
         return True
 
 
-def wait_until(check, deadline, describe, check_first=True):
+def wait_until(check: Callable[[], T | None], deadline: Deadline, describe: Callable[[], str],
+               check_first: bool = True) -> T:
     """Call ``check`` at growing intervals until it returns something other than None.
 
     Transient API errors count as "not yet": they only spend the budget. ``describe()`` gives the
@@ -115,15 +129,32 @@ def wait_until(check, deadline, describe, check_first=True):
             raise WaitTimeout(message)
 
 
+def newest_page(items: list[dict[str, Any]], info: dict[str, Any]) -> int:
+    """Which page of a stack's action list holds its newest actions, judged from page 1 (``items``, pagination
+    ``info``): the last page when page 1 lists its actions oldest first (ids rising) and more pages follow, else 1.
+
+    Cloud66 does not document the list's order; this is how every reader of the list tells it.
+    """
+    ids = [number for number in (whole_number(item.get("id")) for item in items) if number is not None]
+    pages = whole_number(info.get("pages"))
+    if pages and pages > 1 and len(ids) > 1 and ids[0] < ids[-1]:
+        return pages
+    return 1
+
+
 class ActionWaiter:
     """Waits on one or many actions of a stack, polling them together in turns."""
 
-    def __init__(self, client, stack_id, deadline):
+    client: Cloud66Client
+    stack_id: str | int
+    deadline: Deadline
+
+    def __init__(self, client: Cloud66Client, stack_id: str | int, deadline: Deadline) -> None:
         self.client = client
         self.stack_id = stack_id
         self.deadline = deadline
 
-    def wait(self, actions, stop_on_failure=True):
+    def wait(self, actions: list[dict[str, Any]], stop_on_failure: bool = True) -> list[dict[str, Any]]:
         """The actions as they are once all have finished, in the given order.
 
         With ``stop_on_failure`` the first failed action raises ActionFailed at once; without it every action is
@@ -160,7 +191,7 @@ class ActionWaiter:
             exc.actions = list(latest.values())
             raise
 
-    def _refresh(self, action_ids):
+    def _refresh(self, action_ids: list[Any]) -> dict[Any, dict[str, Any]]:
         found = {}
         if len(action_ids) > LIST_POLL_THRESHOLD:
             try:
@@ -175,14 +206,14 @@ class ActionWaiter:
                 found[action_id] = action_record(response_of(self.client.get(path, retries=0), dict, "GET %s" % path))
         return found
 
-    def _from_list(self, action_ids):
+    def _from_list(self, action_ids: list[Any]) -> dict[Any, dict[str, Any]]:
         """The wanted actions as the stack's action list shows them, read page by page.
 
-        Cloud66 does not document the list's order, so page 1 decides it: read forward from there when it shows the
-        newest actions first, else from the last page backwards. Reading stops once every wanted action was seen, at
-        a page that holds only actions older than every wanted one, or after as many pages as the wanted actions
-        fill plus one (other actions of the stack may sit between them); whatever was not seen is then read one by
-        one, and so is every action when the list cannot be read at all.
+        Cloud66 does not document the list's order, so page 1 decides it (newest_page): read forward from there when
+        it shows the newest actions first, else from the last page backwards. Reading stops once every wanted action
+        was seen, at a page that holds only actions older than every wanted one, or after as many pages as the wanted
+        actions fill plus one (other actions of the stack may sit between them); whatever was not seen is then read
+        one by one, and so is every action when the list cannot be read at all.
         """
         path = api_path("stacks", self.stack_id, "actions")
         wanted = set(action_ids)
@@ -202,8 +233,9 @@ class ActionWaiter:
                 break
             if number == 1:
                 pages = whole_number(info.get("pages"))
-                if len(numbers) > 1 and numbers[0] < numbers[-1] and pages and pages > 1:
-                    number, step = pages, -1
+                newest = newest_page(items, info)
+                if newest > 1:
+                    number, step = newest, -1
                     continue
             if oldest is not None and min(numbers) < oldest:
                 break
@@ -213,7 +245,7 @@ class ActionWaiter:
         return found
 
     @staticmethod
-    def _raise_failed(actions):
+    def _raise_failed(actions: Iterable[dict[str, Any]]) -> None:
         for action in actions:
             if action_outcome(action) == FAILED:
                 raise ActionFailed(action)

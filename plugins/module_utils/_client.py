@@ -12,10 +12,15 @@ import random
 import re
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ._records import page_info, whole_number
+
+if TYPE_CHECKING:
+    from ._actions import Deadline
 
 try:
     import requests
@@ -62,8 +67,18 @@ class Cloud66Error(Exception):
     ``ambiguous`` marks a write whose fate is unknown: the server may have acted before the answer was lost.
     """
 
-    def __init__(self, message, status=None, error=None, description=None, transient=False, ambiguous=False, attempts=1,
-                 retry_after=None):
+    message: str
+    status: int | None
+    error: str | None
+    description: str | None
+    transient: bool
+    ambiguous: bool
+    attempts: int
+    retry_after: float | None
+
+    def __init__(self, message: str, status: int | None = None, error: str | None = None,
+                 description: str | None = None, transient: bool = False, ambiguous: bool = False, attempts: int = 1,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -74,7 +89,7 @@ class Cloud66Error(Exception):
         self.attempts = attempts
         self.retry_after = retry_after
 
-    def details(self):
+    def details(self) -> dict[str, Any]:
         """What a module adds to its failure result besides ``msg``."""
         details = {"attempts": self.attempts}
         if self.status is not None:
@@ -87,11 +102,11 @@ class Cloud66Error(Exception):
 class BudgetSpent(Cloud66Error):
     """A request that was not sent because the run's deadline had passed."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message, transient=True, attempts=0)
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -100,7 +115,7 @@ def is_loopback(host):
         return False
 
 
-def check_api_url(api_url):
+def check_api_url(api_url: str | None) -> str | None:
     """Return an error message for an unusable API URL, or None when it is fine."""
     try:
         parts = urlsplit(api_url or "")
@@ -120,7 +135,7 @@ def check_api_url(api_url):
     return None
 
 
-def api_path(*segments):
+def api_path(*segments: object) -> str:
     """Join path segments, quoting each so that user input cannot change the path's shape."""
     quoted = [quote(str(segment), safe="") for segment in segments]
     # quote() leaves "." and ".." as they are, and requests resolves them away (even as %2E): /stacks/../x goes to /x.
@@ -129,7 +144,7 @@ def api_path(*segments):
     return "/" + "/".join(quoted)
 
 
-def retry_after_seconds(response):
+def retry_after_seconds(response: requests.Response | None) -> float | None:
     value = response.headers.get("Retry-After") if response is not None else None
     if not value:
         return None
@@ -144,7 +159,7 @@ def retry_after_seconds(response):
         return None
 
 
-def response_of(body, kind, target):
+def response_of(body: Any, kind: type, target: str) -> Any:
     """The ``response`` member of an API answer, which must be a ``kind`` (list items must be objects)."""
     value = body.get("response") if isinstance(body, dict) else None
     if isinstance(value, kind) and (kind is not list or all(isinstance(item, dict) for item in value)):
@@ -153,7 +168,7 @@ def response_of(body, kind, target):
                        "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
 
 
-def decode_json(data):
+def decode_json(data: bytes) -> Any:
     """The JSON value of a body, or raise ValueError for anything else (also for nesting too deep to read)."""
     try:
         return json.loads(data.decode("utf-8"))
@@ -161,7 +176,7 @@ def decode_json(data):
         raise ValueError(str(exc.__class__.__name__))
 
 
-def scrub(text, secret):
+def scrub(text: str, secret: str | None) -> str:
     """``text`` with the secret, and every fragment of it of SECRET_FRAGMENT or more characters, replaced.
 
     Linear in the length of ``text``: every window of SECRET_FRAGMENT characters is looked up in the set of the
@@ -187,7 +202,7 @@ def scrub(text, secret):
     return "".join(parts)
 
 
-def strip_tags(text):
+def strip_tags(text: str) -> str:
     """Replace every <...> with a space, in one pass (an unclosed '<' ends the stripping)."""
     parts, position = [], 0
     while True:
@@ -200,13 +215,13 @@ def strip_tags(text):
         position = end + 1
 
 
-def excerpt(text, secret, length=EXCERPT_LENGTH):
+def excerpt(text: str, secret: str | None, length: int = EXCERPT_LENGTH) -> str:
     """Server text fit to show: the secret scrubbed first, then tags stripped, spaces folded, and cut."""
     text = " ".join(strip_tags(scrub(text[:EXCERPT_SCAN], secret)).split())
     return text if len(text) <= length else text[:length] + "..."
 
 
-def describe_body(data, secret=None):
+def describe_body(data: bytes | None, secret: str | None = None) -> tuple[str | None, str | None]:
     """Return (error code, description) from the bytes of an error body, JSON or not, scrubbed of ``secret``."""
     try:
         body = decode_json(data or b"")
@@ -225,7 +240,7 @@ def describe_body(data, secret=None):
     return None, ("a non-JSON body: %s" % text) if text else "an empty body"
 
 
-def _read_body(response, until, clock):
+def _read_body(response: requests.Response, until: float, clock: Callable[[], float]) -> bytes:
     """The body of a streamed answer, read in chunks until ``until`` (on ``clock``): a trickling body cannot hold
     the request past it. Raises _SlowBody, _CutBody or _LargeBody."""
     raw = response.raw
@@ -270,11 +285,24 @@ class Cloud66Client:
     every sleep between attempts when set; ``clock`` measures each request's own ``timeout``, body included.
     """
 
-    backoff_base = 1.0
-    backoff_cap = 30.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
 
-    def __init__(self, api_url, api_token, account_id=None, validate_certs=True, timeout=30, retries=5,
-                 user_agent="cloud66.cloud", sleep=time.sleep, clock=time.monotonic, deadline=None):
+    base_url: str
+    timeout: float
+    retries: int
+    validate_certs: bool
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    deadline: Deadline | None
+    request_count: int
+    last_page: dict[str, Any]
+    session: requests.Session
+
+    def __init__(self, api_url: str, api_token: str, account_id: str | int | None = None, validate_certs: bool = True,
+                 timeout: float = 30, retries: int = 5, user_agent: str = "cloud66.cloud",
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 deadline: Deadline | None = None) -> None:
         self.base_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -295,22 +323,24 @@ class Cloud66Client:
         if account_id:
             self.session.headers["X-Account"] = str(account_id)
 
-    def get(self, path, params=None, retries=None):
+    def get(self, path: str, params: dict[str, Any] | None = None, retries: int | None = None) -> Any:
         return self.request("GET", path, params=params, retries=retries)
 
-    def post(self, path, body):
+    def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, body=body)
 
-    def delete(self, path):
+    def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def page(self, path, number, retries=None, params=None):
+    def page(self, path: str, number: int, retries: int | None = None,
+             params: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """One page of a list: (its items, its pagination in the documented spelling)."""
         body = self.get(path, params=dict(params or {}, page=number), retries=retries)
         items, self.last_page = response_of(body, list, "GET %s" % path), page_info(body)
         return items, self.last_page
 
-    def pages(self, path, retries=None, params=None):
+    def pages(self, path: str, retries: int | None = None,
+              params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Yield the items of each page in turn; stops as soon as the caller stops iterating.
 
         Stops at the last page (``pages``, or no ``next``), at a page that repeats the one before (a server that
@@ -331,11 +361,12 @@ class Cloud66Client:
             # A "next" that does not move forward would page forever: step by one instead.
             number, previous = max(following, number + 1), items
 
-    def time_left(self):
+    def time_left(self) -> float | None:
         """Seconds left of the run's deadline, or None without one."""
         return None if self.deadline is None else self.deadline.remaining()
 
-    def request(self, method, path, params=None, body=None, retries=None):
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
+                retries: int | None = None) -> Any:
         """Send one API call and return its decoded body.
 
         Reads are retried on every transient failure. A write is retried only when the server surely did not act
@@ -368,7 +399,8 @@ class Cloud66Client:
                 raise error
             self.sleep(wait)
 
-    def _attempt(self, method, path, params, body, attempt):
+    def _attempt(self, method: str, path: str, params: dict[str, Any] | None, body: dict[str, Any] | None,
+                 attempt: int) -> tuple[Cloud66Error | None, Any]:
         """Return (None, decoded body) on success, else (Cloud66Error, seconds to wait before a retry)."""
         target = "%s %s" % (method, path)
         self.request_count += 1
@@ -426,13 +458,15 @@ class Cloud66Client:
                                 % (target, status, location), status=status, attempts=attempt), 0
         return self._http_error(target, method, response, data, attempt)
 
-    def _network_error(self, target, reason, attempt, sent, status=None):
+    def _network_error(self, target: str, reason: str, attempt: int, sent: bool,
+                       status: int | None = None) -> tuple[Cloud66Error, float]:
         ambiguous = sent and target.split(" ", 1)[0] not in IDEMPOTENT_METHODS
         error = Cloud66Error("%s %s." % (target, reason), status=status, transient=True, ambiguous=ambiguous,
                              attempts=attempt)
         return error, self.backoff(attempt)
 
-    def _http_error(self, target, method, response, data, attempt):
+    def _http_error(self, target: str, method: str, response: requests.Response, data: bytes,
+                    attempt: int) -> tuple[Cloud66Error, float]:
         status = response.status_code
         code, description = describe_body(data, self._secret)
         said = " Cloud66 said: %s" % description if description else ""
@@ -460,12 +494,12 @@ class Cloud66Client:
                              ambiguous=ambiguous, attempts=attempt, retry_after=wait)
         return error, self.backoff(attempt) if wait is None else wait
 
-    def backoff(self, attempt):
+    def backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
 
-def _out_of_time(method, path, error):
+def _out_of_time(method: str, path: str, error: Cloud66Error | None) -> Cloud66Error:
     """The error to raise when the deadline has passed before an attempt: the previous attempt's, if any."""
     if error is None:
         return BudgetSpent("%s %s was not sent: wait_timeout is spent." % (method, path))
@@ -473,11 +507,11 @@ def _out_of_time(method, path, error):
     return error
 
 
-def _seconds(value):
+def _seconds(value: float) -> str:
     return ("%.3f" % value).rstrip("0").rstrip(".")
 
 
-def _never_connected(exc):
+def _never_connected(exc: BaseException) -> bool:
     """True when the connection failed before the request could reach the server."""
     pending, seen = [exc], set()
     while pending:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from ._actions import FAILED, action_outcome, wait_until
-from ._client import MAX_PAGES, Cloud66Error, api_path
+from ._actions import FAILED, Deadline, action_outcome, newest_page, wait_until
+from ._client import MAX_PAGES, Cloud66Client, Cloud66Error, api_path
 from ._records import action_name, action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 
@@ -21,7 +23,7 @@ FULL_LOOK_EVERY = 3
 ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
 
 
-def is_duplicate(error):
+def is_duplicate(error: Cloud66Error) -> bool:
     """True when Cloud66 refused a create because the name is in use: 409 conflict, or a 400 that says so."""
     return error.status == 409 or (error.status == 400 and bool(ALREADY_EXISTS.search(error.description or "")))
 
@@ -30,10 +32,16 @@ class GroupList:
     """One list of a server group of a stack: ``collection`` is its path below the group, ``reader`` reads its items,
     ``noun`` names them in messages."""
 
-    collection = None
-    noun = "item"
+    collection: str | None = None
+    noun: str = "item"
 
-    def __init__(self, client, stack_id, server_group_id):
+    client: Cloud66Client
+    stack_id: str | int
+    server_group_id: str | int
+    path: str
+    listed_total: int | None
+
+    def __init__(self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int) -> None:
         self.client = client
         self.stack_id = stack_id
         self.server_group_id = server_group_id
@@ -42,13 +50,13 @@ class GroupList:
         self.listed_total = None
 
     @staticmethod
-    def reader(raw):
+    def reader(raw: dict[str, Any]) -> dict[str, Any]:
         return raw
 
-    def all(self, params=None):
+    def all(self, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         return [item for items in self._pages(self.path, params=params) for item in items]
 
-    def single(self, matches, key, value):
+    def single(self, matches: list[dict[str, Any]], key: str, value: Any) -> dict[str, Any]:
         """The one record of ``matches`` (all with ``key`` equal to ``value``); two or more are an error, never a guess."""
         if len(matches) > 1:
             uids = ", ".join(str(match.get("uid", "?")) for match in matches)
@@ -57,14 +65,14 @@ class GroupList:
                                % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids))
         return matches[0]
 
-    def wait_listed(self, name, deadline):
+    def wait_listed(self, name: str, deadline: Deadline) -> dict[str, Any]:
         """Wait until the list shows ``name``; Cloud66 refreshes it some time after an action finished."""
         return self.wait_settled([name], [], deadline)[name]
 
-    def wait_unlisted(self, uid, deadline):
+    def wait_unlisted(self, uid: str, deadline: Deadline) -> None:
         self.wait_settled([], [uid], deadline)
 
-    def wait_settled(self, names, uids, deadline):
+    def wait_settled(self, names: list[str], uids: list[str], deadline: Deadline) -> dict[str, dict[str, Any]]:
         """Wait until the list shows every item in ``names`` and none of ``uids``; returns name -> record.
 
         ``look(names, uids, expected_total)``, one read of the list, gives (name -> record, the uids of ``uids``
@@ -103,7 +111,8 @@ class GroupList:
                        % (self.noun, self.server_group_id), round(deadline.elapsed())))
         return wait_until(settled, deadline, describe)
 
-    def _write(self, send, done_already, took_effect=None):
+    def _write(self, send: Callable[[], Any], done_already: Callable[[Cloud66Error], bool],
+               took_effect: Callable[[], dict[str, Any] | None] | None = None) -> tuple[dict[str, Any] | None, bool]:
         """Send a create or delete; after any answer that leaves its fate unknown, look before sending it again.
 
         Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
@@ -149,11 +158,11 @@ class GroupList:
                 raise error
             self.client.sleep(wait)
 
-    def _listed(self, **key):
+    def _listed(self, **key: str) -> dict[str, Any] | None:
         """For ``took_effect``: {} when the list shows the item now, else None."""
         return {} if self.find(**key) is not None else None
 
-    def _delete_started(self, uid):
+    def _delete_started(self, uid: str) -> dict[str, Any] | None:
         """For ``took_effect`` of a delete: the delete action of ``uid`` that the newest page of the stack's actions
         shows, {} when the list no longer shows the item, or None when neither tells that a delete was carried out.
 
@@ -161,17 +170,17 @@ class GroupList:
         """
         path = api_path("stacks", self.stack_id, "actions")
         actions, info = self.client.page(path, 1)
-        pages = whole_number(info.get("pages"))
-        ids = [number for number in (whole_number(action.get("id")) for action in actions) if number is not None]
-        if pages and pages > 1 and ids == sorted(ids):
-            actions = self.client.page(path, pages)[0]
+        newest = newest_page(actions, info)
+        if newest > 1:
+            actions = self.client.page(path, newest)[0]
         for action in (action_record(item) for item in actions):
             if (action.get("resource_id") == uid and "delete" in action_name(action)
                     and started_action({"response": action}) and action_outcome(action) != FAILED):
                 return action
         return {} if self.find(uid=uid) is None else None
 
-    def _pages(self, path, newest_first=False, params=None):
+    def _pages(self, path: str, newest_first: bool = False,
+               params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
         """The list's pages, each as a list of records read by ``reader``; see _newest_first for that order."""
         try:
             for items in self._newest_first(path, params) if newest_first else self.client.pages(path, params=params):
@@ -183,7 +192,7 @@ class GroupList:
                 raise self._missing_parent(exc)
             raise
 
-    def _newest_first(self, path, params=None):
+    def _newest_first(self, path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Page 1 (which gives the page count), then the others from the last one back."""
         items, info = self.client.page(path, 1, params=params)
         yield items
@@ -195,7 +204,7 @@ class GroupList:
         for number in range(min(pages, MAX_PAGES), 1, -1):
             yield self.client.page(path, number, params=params)[0]
 
-    def _missing_parent(self, exc):
+    def _missing_parent(self, exc: Cloud66Error) -> Cloud66Error:
         """Say which of stack and server group is missing, at the cost of one request on this failure path.
 
         That look is optional: when it fails, the message says that either could be the missing one.
@@ -214,7 +223,7 @@ class GroupList:
         return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
 
 
-def started_action(body):
+def started_action(body: Any) -> dict[str, Any]:
     """The action in the answer to a create or delete, or {} when the answer holds none with a usable id."""
     action = body.get("response") if isinstance(body, dict) else None
     if isinstance(action, dict) and isinstance(action.get("id"), (int, str)) and not isinstance(action.get("id"), bool):

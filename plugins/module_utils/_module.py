@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -16,7 +18,9 @@ from ._client import DEFAULT_API_URL, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Cloud
 from ._databases import DatabaseGroup
 from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
-COLLECTION_VERSION = "1.0.0"
+# The collection's version is written in galaxy.yml alone: a module that runs through AnsiballZ cannot read it, so
+# the User-Agent names the collection and the ansible-core that runs it.
+USER_AGENT = "cloud66.cloud ansible-core/%s" % ANSIBLE_CORE_VERSION
 MAX_RETRIES = 20
 MAX_API_TIMEOUT = 600
 MAX_WAIT_TIMEOUT = 86400
@@ -25,7 +29,7 @@ HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "server_group_name")
 
 
-def cloud66_argument_spec():
+def cloud66_argument_spec() -> dict[str, dict[str, Any]]:
     """The connection options of every module, documented once in the cloud66.cloud.cloud66 doc fragment."""
     return dict(
         api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["CLOUD66_API_TOKEN"])),
@@ -37,7 +41,7 @@ def cloud66_argument_spec():
     )
 
 
-def server_group_argument_spec():
+def server_group_argument_spec() -> dict[str, dict[str, Any]]:
     """How a module names its server group, documented in the cloud66.cloud.cloud66.server_group doc fragment."""
     return dict(
         stack_id=dict(type="str"),
@@ -49,7 +53,7 @@ def server_group_argument_spec():
     )
 
 
-SERVER_GROUP_RULES = dict(
+SERVER_GROUP_RULES: dict[str, Any] = dict(
     required_one_of=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
     mutually_exclusive=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
     required_by={"environment": "stack_name"},
@@ -57,14 +61,29 @@ SERVER_GROUP_RULES = dict(
 
 
 class Cloud66Module:
-    """What the modules share: option checks, the API client, one wait budget, and failing without a traceback."""
+    """What the modules share: option checks, the API client, one wait budget, and failing without a traceback.
 
-    def __init__(self, module):
+    A module checks its own options in ``check_module_params`` and may derive its result's final form in
+    ``final_result``.
+    """
+
+    module: AnsibleModule
+    params: dict[str, Any]
+    result: dict[str, Any]
+    deadline: Deadline
+    client: Cloud66Client
+
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = module.params
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         self.result = {"changed": False}
+        # Secrets copied from files or vaults often end with a line break, so the token is sent trimmed. The trimmed
+        # token is masked like the given one (the params themselves stay as given, so that Ansible's masking of the
+        # invocation still matches them).
+        if self.api_token:
+            module.no_log_values.add(self.api_token)
         problem = self.check_params()
         if problem:
             self.fail(problem)
@@ -76,14 +95,14 @@ class Cloud66Module:
             validate_certs=self.params["validate_certs"],
             timeout=self.params["api_timeout"],
             retries=self.params["api_retries"],
-            user_agent="cloud66.cloud/%s ansible-core/%s" % (COLLECTION_VERSION, ANSIBLE_CORE_VERSION),
+            user_agent=USER_AGENT,
             # With wait, wait_timeout bounds the whole run: every request, retry and sleep, not only the waits.
             deadline=self.deadline if self.params.get("wait") else None,
         )
-        self._group = None
+        self._group: DatabaseGroup | None = None
 
     @classmethod
-    def define_module(cls, argument_spec, **kwargs):
+    def define_module(cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any) -> AnsibleModule:
         """An AnsibleModule with the connection options, the server group options and the module's own."""
         spec = cloud66_argument_spec()
         spec.update(server_group_argument_spec())
@@ -92,7 +111,22 @@ class Cloud66Module:
             kwargs[rule] = entries + kwargs.get(rule, []) if isinstance(entries, list) else dict(entries, **kwargs.get(rule, {}))
         return AnsibleModule(argument_spec=spec, **kwargs)
 
-    def database_group(self):
+    @property
+    def api_url(self) -> str:
+        """api_url as sent: a URL pasted with a trailing space or line break would otherwise reach another path."""
+        return self.params["api_url"].strip()
+
+    @property
+    def api_token(self) -> str:
+        """api_token as sent, without the spaces or line breaks around it."""
+        return self.params["api_token"].strip()
+
+    @property
+    def account_id(self) -> str | None:
+        """account_id as sent; empty counts as unset: AWX injects CLOUD66_ACCOUNT_ID even when its field is empty."""
+        return (self.params["account_id"] or "").strip() or None
+
+    def database_group(self) -> DatabaseGroup:
         """The server group the options name, looked up by name where no id was given (once per run)."""
         if self._group is None:
             stack_id = self.params["stack_id"]
@@ -105,24 +139,24 @@ class Cloud66Module:
             self._group = DatabaseGroup(self.client, stack_id, group_id)
         return self._group
 
-    def check_params(self):
-        """A message for the first unusable option, or None. Runs before any request is sent."""
-        # A URL pasted with a trailing space or line break would otherwise reach Cloud66 as another path.
-        self.api_url = self.params["api_url"].strip()
+    def check_params(self) -> str | None:
+        """A message for the first unusable option, or None. Runs before any request is sent: first the options
+        every module shares (connection, naming, wait_timeout), then the module's own (``check_module_params``)."""
+        return self.check_shared_params() or self.check_module_params()
+
+    def check_module_params(self) -> str | None:
+        """A message for the first unusable option of the module's own, or None; modules override it."""
+        return None
+
+    def check_shared_params(self) -> str | None:
+        """A message for the first unusable option of those every module shares, or None."""
         api_url_problem = check_api_url(self.api_url)
         if api_url_problem:
             return api_url_problem
-        # Secrets copied from files or vaults often end with a line break; anything else odd is refused, unquoted.
-        # The trimmed token is masked like the given one (the params themselves stay as given, so that
-        # Ansible's masking of the invocation still matches them).
-        self.api_token = self.params["api_token"].strip()
-        if self.api_token:
-            self.module.no_log_values.add(self.api_token)
+        # Anything odd in the token besides the spaces around it is refused, unquoted.
         if not HEADER_SAFE.fullmatch(self.api_token):
             return ("api_token must be printable ASCII without spaces or line breaks (its value is not shown). "
                     "Check api_token or the CLOUD66_API_TOKEN environment variable.")
-        # An empty account_id counts as unset: AWX injects CLOUD66_ACCOUNT_ID even when its field is left empty.
-        self.account_id = (self.params["account_id"] or "").strip() or None
         if self.account_id is not None and not HEADER_SAFE.fullmatch(self.account_id):
             return "account_id must be printable ASCII without spaces, got %r." % self.params["account_id"]
         for option in NAMING_OPTIONS:
@@ -142,10 +176,10 @@ class Cloud66Module:
                         % ("a positive" if least else "zero or a positive", MAX_WAIT_TIMEOUT, wait_timeout))
         return None
 
-    def waiter(self, stack_id):
+    def waiter(self, stack_id: str | int) -> ActionWaiter:
         return ActionWaiter(self.client, stack_id, self.deadline)
 
-    def follow(self, group, action, acted):
+    def follow(self, group: DatabaseGroup, action: dict[str, Any] | None, acted: bool) -> bool:
         """Report a started create, delete or change, and wait for its action when asked to; True when the caller
         should go on to wait for the list too."""
         self.result["changed"] = acted
@@ -157,30 +191,34 @@ class Cloud66Module:
             self.result["action"] = self.waiter(group.stack_id).wait([action])[0]
         return True
 
-    def set_diff(self, before, after):
+    def set_diff(self, before: dict[str, Any], after: dict[str, Any]) -> None:
         if self.module._diff:
             self.result["diff"] = {"before": before, "after": after}
 
-    def fail(self, msg, **extra):
-        result = dict(self.result)
+    def final_result(self) -> dict[str, Any]:
+        """The result to return, on success or failure; a module that counts changes item by item derives
+        ``changed`` here."""
+        return self.result
+
+    def fail(self, msg: str, **extra: Any) -> None:
+        result = dict(self.final_result())
         result.update(extra)
         self.module.fail_json(msg=msg, **result)
 
-    def timed_out(self, actions):
+    def timed_out(self, actions: list[dict[str, Any]]) -> None:
         """Put the actions, as last seen before the wait ran out, into the result."""
         if actions:
             self.result["action"] = actions[0]
 
-    def execute(self, operation):
+    def execute(self, operation: Callable[[], None]) -> None:
         """Run ``operation`` and exit with the result, turning every API failure into a clear task failure."""
         try:
             operation()
         except ActionFailed as exc:
-            self.result["changed"] = False
-            self.fail(str(exc), action=exc.action)
+            self.fail(str(exc), changed=False, action=exc.action)
         except WaitTimeout as exc:
             self.timed_out(exc.actions)
             self.fail(str(exc))
         except Cloud66Error as exc:
             self.fail(exc.message, **exc.details())
-        self.module.exit_json(**self.result)
+        self.module.exit_json(**self.final_result())

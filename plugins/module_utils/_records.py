@@ -12,6 +12,8 @@ shape whichever one the API speaks.
 
 from __future__ import annotations
 
+from typing import Any
+
 # For each kind of record: (the name we document, the other spelling Cloud66 publishes).
 DATABASE_SPELLINGS = (("name", "database_name"), ("charset", "encoding"), ("created_at", "created_at_iso"),
                       ("updated_at", "updated_at_iso"))
@@ -20,7 +22,7 @@ USER_SPELLINGS = (("created_at", "created_at_iso"), ("updated_at", "updated_at_i
 PAGINATION_SPELLINGS = (("previous", "prev"),)
 
 
-def _with_spellings(raw, spellings):
+def _with_spellings(raw: Any, spellings: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     record = dict(raw) if isinstance(raw, dict) else {}
     for documented, other in spellings:
         if record.get(documented) is None and record.get(other) is not None:
@@ -28,44 +30,44 @@ def _with_spellings(raw, spellings):
     return record
 
 
-def text(value):
+def text(value: Any) -> str | None:
     """``value`` when it is a string, else None: a field of another type never matches a name."""
     return value if isinstance(value, str) else None
 
 
-def database_record(raw):
+def database_record(raw: Any) -> dict[str, Any]:
     return _with_spellings(raw, DATABASE_SPELLINGS)
 
 
-def database_names(record):
+def database_names(record: dict[str, Any]) -> set[str]:
     """Every name a listed database answers to (both spellings, when Cloud66 sent both)."""
     return set(name for name in (text(record.get("name")), text(record.get("database_name"))) if name)
 
 
-def action_record(raw):
+def action_record(raw: Any) -> dict[str, Any]:
     return _with_spellings(raw, ACTION_SPELLINGS)
 
 
-def action_name(action):
+def action_name(action: dict[str, Any]) -> str:
     """What an action does, for messages: ``database_create`` and the like."""
     return text(action.get("action_type")) or text(action.get("action")) or "action"
 
 
-def server_group_record(raw):
+def server_group_record(raw: Any) -> dict[str, Any]:
     return _with_spellings(raw, ())
 
 
-def user_record(raw):
+def user_record(raw: Any) -> dict[str, Any]:
     return _with_spellings(raw, USER_SPELLINGS)
 
 
-def page_info(body):
+def page_info(body: Any) -> dict[str, Any]:
     """The pagination of a list answer in either spelling; an empty dict when the answer has none."""
     pagination = body.get("pagination") if isinstance(body, dict) else None
     return _with_spellings(pagination, PAGINATION_SPELLINGS)
 
 
-def whole_number(value):
+def whole_number(value: Any) -> int | None:
     """``value`` as an int when it is one (or a string of one), else None. Booleans are not numbers here."""
     if isinstance(value, bool):
         return None

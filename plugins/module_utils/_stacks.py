@@ -6,18 +6,20 @@
 
 from __future__ import annotations
 
-from ._client import Cloud66Error, api_path
+from typing import Any
+
+from ._client import Cloud66Client, Cloud66Error, api_path
 from ._records import server_group_record, text
 
 DATABASE_GROUP_TYPES = ("mysql", "postgresql")
 STACK_NOT_FOUND = "Stack %s was not found, or the token's account cannot see it (set account_id to reach another account)."
 
 
-def _describe(records, *keys):
+def _describe(records: list[dict[str, Any]], *keys: str) -> str:
     return ", ".join("/".join(str(record.get(key)) for key in keys) for record in records) or "none"
 
 
-def find_stack_id(client, name, environment=None):
+def find_stack_id(client: Cloud66Client, name: str, environment: str | None = None) -> str | int:
     """The uid of the stack called ``name`` (case-insensitive), in ``environment`` when given.
 
     Fails when no stack or more than one stack matches, naming what there is instead of guessing.
@@ -36,7 +38,8 @@ def find_stack_id(client, name, environment=None):
     return _identifier(matches[0], "uid", "stack %s" % where)
 
 
-def find_server_group_id(client, stack_id, name=None, group_type=None):
+def find_server_group_id(client: Cloud66Client, stack_id: str | int, name: str | None = None,
+                         group_type: str | None = None) -> str:
     """The id of the server group of the stack with this name, or the only one of this type."""
     try:
         groups = [group for items in client.pages(api_path("stacks", stack_id, "server_groups")) for group in items]
@@ -64,7 +67,7 @@ def find_server_group_id(client, stack_id, name=None, group_type=None):
     return str(_identifier(matches[0], "id", "server group %s of stack %s" % (what, stack_id)))
 
 
-def _identifier(record, key, what):
+def _identifier(record: dict[str, Any], key: str, what: str) -> str | int:
     """The ``key`` of a listed record, which must be a non-empty string or a number."""
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":

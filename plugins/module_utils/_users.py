@@ -7,6 +7,9 @@ Private to this collection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 from ._client import Cloud66Error, api_path
 from ._group_list import GroupList, is_duplicate
 from ._records import user_record
@@ -16,12 +19,12 @@ SECRET_FIELDS = ("password", "password_hash")
 SHOW_PASSWORD = {"show_password": "true"}
 
 
-def without_password(record):
+def without_password(record: dict[str, Any] | None) -> dict[str, Any]:
     """The record without its password fields."""
     return dict((key, value) for key, value in (record or {}).items() if key not in SECRET_FIELDS)
 
 
-def user_warning(record, database_names, user_type):
+def user_warning(record: dict[str, Any], database_names: list[str] | None, user_type: str | None) -> str | None:
     """The warning for an existing user whose databases or type differ from the requested ones, or None.
 
     A user listed without ``databases`` or ``user_type`` (the model pages' shape) is not compared on that field.
@@ -45,7 +48,8 @@ class UserGroup(GroupList):
     noun = "database user"
     reader = staticmethod(user_record)
 
-    def find(self, username=None, uid=None, params=None):
+    def find(self, username: str | None = None, uid: str | None = None,
+             params: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The user with this uid (or else this username), or None; paging stops at the page that holds it."""
         key, value = ("uid", uid) if uid else ("username", username)
         for items in self._pages(self.path, params=params):
@@ -54,7 +58,8 @@ class UserGroup(GroupList):
                 return self.single(matches, key, value)
         return None
 
-    def _pages(self, path, newest_first=False, params=None):
+    def _pages(self, path: str, newest_first: bool = False,
+               params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
         try:
             yield from super()._pages(path, newest_first, params)
         except Cloud66Error as exc:
@@ -64,24 +69,25 @@ class UserGroup(GroupList):
                                % (self.stack_id, exc.description or "nothing more"))
             raise
 
-    def password(self, username):
+    def password(self, username: str) -> str | None:
         """The user's password as Cloud66 shows it now, or None when the user is not listed."""
         record = self.find(username=username, params=SHOW_PASSWORD)
         return None if record is None else record.get("password")
 
-    def create(self, username, user_type, database_ids):
+    def create(self, username: str, user_type: str,
+               database_ids: list[str] | None) -> tuple[dict[str, Any] | None, bool]:
         """Start creating a user. Returns (action, created), as DatabaseGroup.create does."""
         body = {"username": username, "user_type": user_type, "database_ids": list(database_ids or [])}
         return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
                            took_effect=lambda: self._listed(username=username))
 
-    def delete(self, uid):
+    def delete(self, uid: str) -> tuple[dict[str, Any] | None, bool]:
         """Start deleting a user. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
         return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
                            took_effect=lambda: self._delete_started(uid))
 
-    def regenerate_password(self, uid):
+    def regenerate_password(self, uid: str) -> tuple[dict[str, Any], bool]:
         """Start changing the user's password. Repeating it after a lost answer only changes the password again."""
         path = self.path + api_path(uid, "regenerate_password")
         action, started = self._write(lambda: self.client.post(path, {}), done_already=lambda exc: exc.status == 404)
@@ -90,7 +96,8 @@ class UserGroup(GroupList):
                                % (uid, self.server_group_id), status=404)
         return action or {}, True
 
-    def look(self, usernames=(), uids=(), expected_total=None):
+    def look(self, usernames: Iterable[str] = (), uids: Iterable[str] = (),
+             expected_total: int | None = None) -> tuple[dict[str, dict[str, Any]], set[str], bool]:
         """One read of the whole list for users just created or deleted: (username -> record, the uids still listed,
         True). User lists are short, so every look reads them whole, whatever their count."""
         usernames, uids = set(usernames), set(uids)

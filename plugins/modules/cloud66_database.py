@@ -17,22 +17,11 @@ description:
     finished and the database list shows the result, all within one O(wait_timeout) budget.
   - Cloud66 cannot change the users, charset or collation of an existing database. When O(database_user_ids) differ
     from the users of an existing database the module warns and changes nothing.
-  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
-    C(requests) library there.
-author:
-  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
   - cloud66.cloud.cloud66.server_group
-attributes:
-  check_mode:
-    support: full
-    details: Check mode reports the same C(changed) as a real run and sends no create or delete request.
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - cloud66.cloud.cloud66.state
 options:
   name:
     description:
@@ -67,19 +56,6 @@ options:
       - Each must be a database user of the server group; the module fails before creating anything otherwise.
     type: list
     elements: str
-  wait:
-    description:
-      - Wait until the create or delete action has finished and the database list shows its result.
-      - With V(false) the module returns as soon as Cloud66 has accepted the request, with the started action.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - How many seconds in total the module may take with O(wait=true), for its requests, their retries, the action
-        and the list to catch up. No request or sleep runs past it.
-      - Between 1 and 86400 with O(wait=true).
-    type: int
-    default: 600
 seealso:
   - module: cloud66.cloud.cloud66_database_info
 """
@@ -180,7 +156,7 @@ class Cloud66Database(Cloud66Module):
         super().__init__(module)
         self.result.update(database={}, action={})
 
-    def check_params(self):
+    def check_module_params(self):
         name = self.params["name"]
         if name is not None or self.params["state"] == "present":
             problem = name_problem(name)
@@ -188,7 +164,7 @@ class Cloud66Database(Cloud66Module):
                 return "The database name %r %s." % (name, problem)
         if self.params["uid"] is not None and not self.params["uid"].strip():
             return "uid must not be empty."
-        return super().check_params()
+        return None
 
     def present(self):
         group = self.database_group()

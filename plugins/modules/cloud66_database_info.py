@@ -12,22 +12,11 @@ version_added: 1.0.0
 description:
   - Returns the databases of a MySQL or PostgreSQL server group of a Cloud66 stack as one flat list, read over all
     pages of the Cloud66 list, optionally filtered by name or uid.
-  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
-    C(requests) library there.
-author:
-  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
   - cloud66.cloud.cloud66.server_group
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads, so it runs the same in check mode.
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
+  - cloud66.cloud.cloud66.info
 options:
   name:
     description:

@@ -20,23 +20,14 @@ description:
     the module warns and changes nothing.
   - The password is never part of the result unless O(return_password=true). Set C(no_log) on a task that asks for
     it, so that Ansible does not print the result.
-  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
-    C(requests) library there.
-author:
-  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
   - cloud66.cloud.cloud66.server_group
+  - cloud66.cloud.cloud66.state
 attributes:
-  check_mode:
-    support: full
-    details: Check mode reports the same C(changed) as a real run and sends no create, delete or password change.
   diff_mode:
-    support: full
     details: The diff never shows a password.
-  platform:
-    platforms: all
 options:
   username:
     description:
@@ -84,20 +75,9 @@ options:
         password change has finished. Reading passwords needs a token with the C(admin) scope.
       - Set C(no_log=true) on the task, or Ansible prints the password with the result.
       - With V(false) no password is read and none appears in the result, the diff or verbose output.
+      - With O(wait=false) a password that is still being made is not returned; the module warns then.
     type: bool
     default: false
-  wait:
-    description:
-      - Wait until the action has finished and the user list shows its result.
-      - With V(false) the module returns as soon as Cloud66 has accepted the request, with the started action; a
-        password that is still being made is not returned then.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - How many seconds in total the module may wait, for the action and for the list to catch up.
-    type: int
-    default: 600
 seealso:
   - module: cloud66.cloud.cloud66_database_user_info
   - module: cloud66.cloud.cloud66_database
@@ -202,7 +182,7 @@ class Cloud66DatabaseUser(Cloud66Module):
         super().__init__(module)
         self.result.update(user={}, action={})
 
-    def check_params(self):
+    def check_module_params(self):
         username = self.params["username"]
         problem = name_problem(username)
         if problem:
@@ -212,7 +192,7 @@ class Cloud66DatabaseUser(Cloud66Module):
         for option in ("databases", "database_ids"):
             if any(not value.strip() for value in self.params[option] or []):
                 return "%s must not hold empty entries." % option
-        return super().check_params()
+        return None
 
     def present(self):
         group = self.database_group()

@@ -13,22 +13,11 @@ description:
   - Returns the database users of a MySQL or PostgreSQL server group of a Cloud66 stack as one flat list, read over
     all pages of the Cloud66 list, optionally filtered by username.
   - Passwords are left out unless O(show_password=true).
-  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
-    C(requests) library there.
-author:
-  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
   - cloud66.cloud.cloud66.server_group
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads, so it runs the same in check mode.
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
+  - cloud66.cloud.cloud66.info
 options:
   username:
     description:

@@ -20,22 +20,11 @@ description:
     only once the list shows every database it created and none it deleted, so that the next task sees them, and a
     created database is returned as the list shows it. Reading for new databases starts at the last page, where
     Cloud66 lists them.
-  - Run this module on the controller (C(hosts=localhost) or C(delegate_to=localhost)); it needs the Python
-    C(requests) library there.
-author:
-  - cloud66.cloud maintainers (@cloud66-community)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
   - cloud66.cloud.cloud66.server_group
-attributes:
-  check_mode:
-    support: full
-    details: Check mode reports the same C(changed) as a real run and sends no create or delete request.
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - cloud66.cloud.cloud66.state
 options:
   databases:
     description:
@@ -111,19 +100,6 @@ options:
           - Uids of existing databases to grant a new user access to, instead of O(database_users[].databases).
         type: list
         elements: str
-  wait:
-    description:
-      - Wait until every started action has finished and the database list shows the result.
-      - With V(false) the module returns as soon as Cloud66 has accepted every request, with the started actions.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - How many seconds in total the module may take with O(wait=true), for its requests, their retries, all
-        actions together and the list to catch up. No request or sleep runs past it.
-      - Between 1 and 86400 with O(wait=true).
-    type: int
-    default: 600
 seealso:
   - module: cloud66.cloud.cloud66_database
   - module: cloud66.cloud.cloud66_database_info
@@ -241,6 +217,33 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud
 from ansible_collections.cloud66.cloud.plugins.module_utils._users import user_warning, without_password
 
 
+class Plan:
+    """What one run does, filled in step by step.
+
+    ``entries`` holds the result entry of each database item and ``users`` the plan of each user item, in the order
+    given; ``listed`` is what the one read of the database list found, ``grants`` the uid of each user a new
+    database grants. ``writes`` and ``user_writes`` are what to create or delete, ``before`` the records of the
+    databases to write as the run found them. ``started`` fills in as writes start, ``settled`` (the database writes
+    the list was seen to show, in that order) and ``failed`` (the entries whose action failed) as the run waits.
+    """
+
+    def __init__(self, entries, users, listed, grants):
+        self.entries = entries
+        self.users = users
+        self.listed = listed
+        self.grants = grants
+        self.writes = [entry for entry in entries if entry["changed"]]
+        self.user_writes = [user for user in users if user["write"]]
+        self.before = dict((entry["name"], entry["database"]) for entry in self.writes)
+        self.started = []
+        self.settled = []
+        self.failed = []
+
+    @property
+    def user_entries(self):
+        return [user["entry"] for user in self.users]
+
+
 class Cloud66Databases(Cloud66Module):
 
     def __init__(self, module):
@@ -248,11 +251,10 @@ class Cloud66Databases(Cloud66Module):
         self.result.update(databases=[], actions=[])
         if module.params["database_users"] is not None:
             self.result["database_users"] = []
-        self._started = []
-        self._settled = []
         self._items = dict((item["name"], item) for item in module.params["databases"])
+        self._plan = None
 
-    def check_params(self):
+    def check_module_params(self):
         seen = set()
         for item in self.params["databases"]:
             problem = name_problem(item["name"])
@@ -273,67 +275,86 @@ class Cloud66Databases(Cloud66Module):
             if item["databases"] is not None and item["database_ids"] is not None:
                 return "Database user %r gives both databases and database_ids; give one." % item["username"]
             seen.add(item["username"])
-        return super().check_params()
+        return None
 
     def ensure(self):
+        """Plan from one read of each list, start every write, wait for the actions and the lists, settle."""
         group = self.database_group()
+        plan = self._plan = self.plan(group)
+        if self.module.check_mode or not (plan.writes or plan.user_writes):
+            return
+        self.start(group, plan)
+        if self.params["wait"]:
+            self.wait(group, plan)
+            self.settle(plan)
+
+    def final_result(self):
+        """``changed`` comes from the entries: what would change in check mode, else what Cloud66 acted on (so that
+        a failure part way reports only what happened)."""
+        entries = self.result.get("databases", []) + self.result.get("database_users", [])
+        return dict(self.result, changed=any(entry["changed"] for entry in entries))
+
+    def plan(self, group):
+        """What to create and delete, from one read of each list. Users and databases are resolved here, before any
+        write: an unknown one fails the task as a no-op. The result and the diff show the plan."""
         user_items = self.params["database_users"] or []
         wanted = set(self._items)
         wanted.update(name for item in user_items for name in item["databases"] or [])
         listed = group.named(wanted)
-        entries = [self._plan(group, item, listed.get(item["name"], [])) for item in self.params["databases"]]
+        entries = [self._plan_database(group, item, listed.get(item["name"], [])) for item in self.params["databases"]]
         new_databases = [entry for entry in entries if entry["changed"] and entry["state"] == "present"]
         users = [self._plan_user(group, item, listed, new_databases) for item in user_items]
-        # Users and databases are resolved before anything is reported as changed: an unknown one fails the task as
-        # a no-op.
-        grants = self._grants(group, new_databases, users)
-        user_entries = [user["entry"] for user in users]
+        plan = Plan(entries, users, listed, self._grants(group, new_databases, users))
         self.result["databases"] = entries
         if user_items:
-            self.result["database_users"] = user_entries
-        self.result["changed"] = any(entry["changed"] for entry in entries + user_entries)
-        self.set_diff(self._names(entries, user_entries, before=True), self._names(entries, user_entries, before=False))
-        if self.module.check_mode or not self.result["changed"]:
-            return
-        # From here on "changed" means "Cloud66 acted", so that a failure part way reports only what happened.
-        planned = [entry for entry in entries if entry["changed"]]
-        records_before = dict((entry["name"], entry["database"]) for entry in planned)
-        self.result["changed"] = False
-        for entry in planned + user_entries:
+            self.result["database_users"] = plan.user_entries
+        self.set_diff(self._names(plan, before=True), self._names(plan, before=False))
+        return plan
+
+    def start(self, group, plan):
+        """Send the writes: first the users whose databases exist and the deletes of users, then the databases, then
+        the users that need databases created just before. From here on an entry's ``changed`` says that Cloud66
+        acted."""
+        for entry in plan.writes + plan.user_entries:
             entry["changed"] = False
-        first = [user for user in users if user["write"] and user["phase"] == 1]
+        first = [user for user in plan.user_writes if user["phase"] == 1]
         self._start_users(group, first)
-        granted = [user for user in first if user["item"]["state"] == "present" and user["item"]["username"] in grants]
+        granted = [user for user in first if user["item"]["state"] == "present" and user["item"]["username"] in plan.grants]
         if granted:
             # New databases grant users made just now: they need the users' uids, which the user list gives.
-            for username, record in self._settle_users(group, granted).items():
-                grants[username] = record.get("uid")
-        for entry in planned:
+            for username, record in self._wait_for_users(group, granted).items():
+                plan.grants[username] = record.get("uid")
+        for entry in plan.writes:
             item = self._items[entry["name"]]
             user_ids = item["database_user_ids"]
             if entry["state"] == "present" and item["database_users"] is not None:
-                user_ids = [grants[username] for username in item["database_users"]]
-            self._start(group, entry, user_ids)
-            self.result["changed"] = self.result["changed"] or entry["changed"]
-        last = [user for user in users if user["write"] and user["phase"] == 3]
+                user_ids = [plan.grants[username] for username in item["database_users"]]
+            self._start_database(group, entry, user_ids)
+        last = [user for user in plan.user_writes if user["phase"] == 3]
         if last:
-            self._start_last(group, last, planned, listed)
-        started = [entry for entry in entries + user_entries if entry["action"]]
-        self._started = started
-        self.result["actions"] = [entry["action"] for entry in started]
-        if not self.params["wait"]:
-            return
-        failed = self._wait_actions(group, started, records_before) if started else []
-        unsettled = [entry for entry in planned if entry not in failed and entry not in self._settled]
-        if unsettled:
-            self._settle(group, unsettled, records_before)
-        self._settle_users(group, [user for user in users if user["write"] and user["entry"] not in failed])
-        self._note_grants(unsettled + self._settled, user_entries)
-        if failed:
-            self.fail("%d of %d Cloud66 actions failed: %s" % (len(failed), len(started), "; ".join(
+            self._start_last(group, plan, last)
+        plan.started = [entry for entry in plan.entries + plan.user_entries if entry["action"]]
+        self.result["actions"] = [entry["action"] for entry in plan.started]
+
+    def wait(self, group, plan):
+        """Wait for every started action, then until the lists show what the run did, so that the next task sees
+        it. An entry whose action failed counts as unchanged."""
+        if plan.started:
+            self._wait_all_actions(group, plan)
+        unlisted = [entry for entry in plan.writes if entry not in plan.failed and entry not in plan.settled]
+        if unlisted:
+            self._wait_for_databases(group, unlisted, plan.before)
+        plan.settled = unlisted + plan.settled
+        self._wait_for_users(group, [user for user in plan.user_writes if user["entry"] not in plan.failed])
+
+    def settle(self, plan):
+        """Complete the results once everything finished, and fail the task when an action failed."""
+        self._note_grants(plan.settled, plan.user_entries)
+        if plan.failed:
+            self.fail("%d of %d Cloud66 actions failed: %s" % (len(plan.failed), len(plan.started), "; ".join(
                 "%s %s (action %s): %s" % (action_name(entry["action"]), entry.get("name") or entry.get("username"),
                                            entry["action"].get("id"), entry["action"].get("finished_message") or "no message given")
-                for entry in failed)))
+                for entry in plan.failed)))
 
     def _plan_user(self, group, item, listed, new_databases):
         """The plan of one user item: its result entry, whether it needs a write, its databases' uids, and its phase.
@@ -417,33 +438,32 @@ class Cloud66Databases(Cloud66Module):
                 exc.message = "Database user %r: %s" % (item["username"], exc.message)
                 raise
             entry["action"] = action or {}
-            self.result["changed"] = self.result["changed"] or entry["changed"]
 
-    def _start_last(self, group, last, planned, listed):
+    def _start_last(self, group, plan, last):
         """Create the users that need databases this run created, once those are listed with their uids."""
         needed = set(name for user in last for name in user["item"]["databases"])
-        created = [entry for entry in planned if entry["name"] in needed]
-        self._wait_for(group, created)
+        created = [entry for entry in plan.writes if entry["name"] in needed]
+        self._wait_for_actions(group, created)
         records = group.wait_settled([entry["name"] for entry in created], [], self.deadline)
         for entry in created:
             entry["database"] = records[entry["name"]]
-            self._settled.append(entry)
+            plan.settled.append(entry)
         for user in last:
-            user["ids"] = [records[name]["uid"] if name in records else self._single(listed[name], name)["uid"]
+            user["ids"] = [records[name]["uid"] if name in records else self._single(plan.listed[name], name)["uid"]
                            for name in user["item"]["databases"]]
         self._start_users(group, last)
 
-    def _wait_for(self, group, entries):
+    def _wait_for_actions(self, group, entries):
         """Wait for the actions of ``entries`` before a later step needs their result; a failed one fails the task."""
         started = [entry for entry in entries if entry["action"]]
         if started:
             for entry, action in zip(started, self.waiter(group.stack_id).wait([entry["action"] for entry in started])):
                 entry["action"] = action
 
-    def _settle_users(self, group, users):
+    def _wait_for_users(self, group, users):
         """Wait until the user list shows the users created and not those deleted; returns username -> new record."""
         users = [user for user in users if not user.get("settled") and user["entry"]["changed"]]
-        self._wait_for(group, [user["entry"] for user in users])
+        self._wait_for_actions(group, [user["entry"] for user in users])
         created = [user["entry"] for user in users if user["entry"]["state"] == "present"]
         deleted = [user["entry"] for user in users if user["entry"]["state"] == "absent"]
         if not users:
@@ -464,21 +484,19 @@ class Cloud66Databases(Cloud66Module):
                 if isinstance(names, list) and entry["name"] not in names:
                     names.append(entry["name"])
 
-    def _wait_actions(self, group, started, records_before):
-        """Wait for every started action; returns the entries whose action failed, which then count as unchanged."""
+    def _wait_all_actions(self, group, plan):
+        """Wait for every started action; the entries whose action failed go to ``plan.failed``."""
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
-        for entry, action in zip(started, finished):
+        for entry, action in zip(plan.started, finished):
             entry["action"] = action
         self.result["actions"] = finished
-        failed = [entry for entry in started if action_outcome(entry["action"]) == FAILED]
-        for entry in failed:
+        plan.failed = [entry for entry in plan.started if action_outcome(entry["action"]) == FAILED]
+        for entry in plan.failed:
             entry["changed"] = False
             if "name" in entry:
-                entry["database"] = records_before[entry["name"]]
-        self.result["changed"] = any(entry["changed"] for entry in self.result["databases"] + self.result.get("database_users", []))
-        return failed
+                entry["database"] = plan.before[entry["name"]]
 
-    def _settle(self, group, entries, records_before):
+    def _wait_for_databases(self, group, entries, records_before):
         """Wait until the database list shows what this run asked for, so that the next task sees it; created
         entries then carry their listed record."""
         created = [entry for entry in entries if entry["state"] == "present"]
@@ -490,11 +508,11 @@ class Cloud66Databases(Cloud66Module):
     def timed_out(self, actions):
         if not actions:
             return
-        for entry, action in zip(self._started, actions):
+        for entry, action in zip(self._plan.started if self._plan else [], actions):
             entry["action"] = action
         self.result["actions"] = actions
 
-    def _plan(self, group, item, records):
+    def _plan_database(self, group, item, records):
         record = self._single(records, item["name"]) if records else {}
         if record:
             usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
@@ -508,16 +526,16 @@ class Cloud66Databases(Cloud66Module):
         changed = bool(record) != (item["state"] == "present")
         return {"name": item["name"], "state": item["state"], "changed": changed, "database": record, "action": {}}
 
-    def _names(self, entries, user_entries, before):
-        exists = [entry["name"] for entry in entries if bool(entry["database"]) != (entry["changed"] and not before)]
+    def _names(self, plan, before):
+        exists = [entry["name"] for entry in plan.entries if bool(entry["database"]) != (entry["changed"] and not before)]
         names = {"databases": sorted(exists)}
         if self.params["database_users"] is not None:
-            names["database_users"] = sorted(entry["username"] for entry in user_entries
+            names["database_users"] = sorted(entry["username"] for entry in plan.user_entries
                                              if bool(entry["user"]) != (entry["changed"] and not before))
         return names
 
     @staticmethod
-    def _start(group, entry, user_ids):
+    def _start_database(group, entry, user_ids):
         if entry["state"] == "absent":
             action, entry["changed"] = group.delete(entry["database"].get("uid"))
             entry["database"] = {}

@@ -23,6 +23,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     Deadline,
     WaitTimeout,
     action_outcome,
+    newest_page,
     wait_until,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
@@ -434,3 +435,17 @@ def test_more_pending_actions_than_a_page_holds_are_read_from_as_many_pages(api,
     assert all(record["status"] == "completed" for record in result)
     # 35 actions fill two pages; the third page, older than every one of them, is never read
     assert paths(api) == ["/api/3/stacks/%s/actions?page=%d" % (STACK, number) for number in (1, 2)]
+
+
+@pytest.mark.parametrize("ids, pages, newest", [
+    ([1, 2, 3], 4, 4),  # oldest first: the newest actions are on the last page
+    (["7", "9"], "2", 2),  # ids and page count as strings
+    ([3, 1, 2], 4, 1),  # the first id is the highest: newest first
+    ([5, 9, 7], 4, 4),  # only the ends count
+    ([1, 2, 3], 1, 1),  # one page
+    ([1, 2, 3], None, 1),  # no page count
+    ([8], 3, 1),  # one id tells no order
+    ([None, "x", 4], 3, 1),  # ids that are not numbers do not count
+])
+def test_the_newest_page_of_the_action_list_is_judged_from_page_1(ids, pages, newest):
+    assert newest_page([{"id": value} for value in ids], {"pages": pages}) == newest
