@@ -4,7 +4,9 @@
 
 """The fault matrix's judge: decides from the simulator's request log and state how one run went.
 
-Used by tasks/scenario.yml as ``fm_result | fault_matrix_verdict(...)``; the scenarios are in vars/main.yml.
+tasks/scenario.yml calls ``fm_result | fault_matrix_verdict(...)`` for each fault scenario, and
+tasks/bad_input.yml ``fm_bad_result | fault_matrix_bad_input(...)`` for each bad input; both tables are in
+vars/main.yml.
 """
 
 from __future__ import annotations
@@ -173,8 +175,37 @@ def fault_matrix_verdict(result, scenario, names, requests, state, faults, token
     }
 
 
+def fault_matrix_bad_input(result, bad, requests, token):
+    """Judge one bad input: it must fail, with a clean message that names the problem, before any request.
+
+    result: what the module (or the role) registered; bad: the entry of bad_inputs in vars/main.yml;
+    requests: the simulator's request log since the run started; token: the API token of the run.
+    Returns the problems, as sentences (empty when the input was refused as it should be).
+    """
+    result = dict(result or {})
+    msg = result.get("msg")
+    msg = "" if msg is None else str(msg)
+    token = (bad.get("args") or {}).get("api_token", token)
+    problems = []
+    if not result.get("failed", False):
+        problems.append("the task did not fail")
+    if bad["msg"] not in msg:
+        problems.append("the message %r does not contain %r" % (msg, bad["msg"]))
+    if "module_stderr" in result or "Module failed" in msg:
+        problems.append("the module crashed")
+    if token and token in msg:
+        problems.append("the message shows the token")
+    if requests:
+        sent = ["%s %s" % (request["method"], request["path"]) for request in requests]
+        problems.append("%d requests reached the simulator: %s" % (len(requests), sent))
+    return problems
+
+
 class FilterModule:
     """The fault matrix's filters."""
 
     def filters(self):
-        return {"fault_matrix_verdict": fault_matrix_verdict}
+        return {
+            "fault_matrix_verdict": fault_matrix_verdict,
+            "fault_matrix_bad_input": fault_matrix_bad_input,
+        }
