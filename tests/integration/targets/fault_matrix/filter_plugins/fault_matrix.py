@@ -74,7 +74,7 @@ def _outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts):
     if expect == "reported" and not failed:
         why.append("the task did not fail")
     wanted = 1 if scenario["final"] == "present" else 0
-    wrong = dict((name, count) for name, count in counts.items() if count != wanted)
+    wrong = {name: count for name, count in counts.items() if count != wanted}
     if wrong:
         why.append("the simulator holds %s, expected %d of each (final: %s)" % (wrong, wanted, scenario["final"]))
     if failed and missing:
