@@ -13,7 +13,7 @@ playbook() {
     ansible-playbook -i localhost, -e ansible_connection=local -e ansible_python_interpreter="$python" -e @"$config" "$@"
 }
 
-playbook prepare.yml
+playbook prepare.yml -e concurrency_runs=$((2 * processes))
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
