@@ -2,11 +2,11 @@
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fault matrix's judge: decides from the simulator's request log and state how one run went.
+"""The fault matrix's judge: how one run went, from the simulator's request log and state.
 
-tasks/scenario.yml calls ``fm_result | fault_matrix_verdict(...)`` for each fault scenario, and
-tasks/bad_input.yml ``fm_bad_result | fault_matrix_bad_input(...)`` for each bad input; both tables are in
-vars/main.yml.
+tasks/scenario.yml calls ``fm_result | fault_matrix_verdict(...)`` for each fault
+scenario, and tasks/bad_input.yml ``fm_bad_result | fault_matrix_bad_input(...)`` for
+each bad input; both tables are in vars/main.yml.
 """
 
 from __future__ import annotations
@@ -15,22 +15,25 @@ import json
 import re
 
 LIST_PATH = re.compile(r"/databases$")
-# Answers after which Cloud66 surely did not act on a create (429 or 503 throttled) or refused it (400): a
-# create may be sent again after one of these without a look at the list first.
+# Answers after which Cloud66 surely did not act on a create (429 or 503 throttled) or
+# refused it (400): a create may be sent again after one of these without a look at the
+# list first.
 NOT_ACTED = (400, 429, 503)
 # How long a piece of the token may show up in a result before it counts as a leak.
 LEAK_WINDOW = 8
 
 
 def _token_leaks(result, token):
-    """The number of LEAK_WINDOW-character pieces of the token found in the result as JSON."""
+    """How many LEAK_WINDOW-character pieces of the token the result holds, as JSON."""
     text = json.dumps(result, default=str)
-    pieces = [token[start:start + LEAK_WINDOW] for start in range(len(token) - LEAK_WINDOW + 1)]
+    starts = range(len(token) - LEAK_WINDOW + 1)
+    pieces = [token[start:start + LEAK_WINDOW] for start in starts]
     return sum(1 for piece in pieces if piece in text)
 
 
 def _blind_posts(requests):
-    """Creates sent again after an answer that may have meant Cloud66 acted, without a look at the list between."""
+    """Creates sent again, without a look at the list, after an answer that may mean
+    Cloud66 acted."""
     blind = 0
     last = None
     looked = False
@@ -48,7 +51,7 @@ def _blind_posts(requests):
 
 
 def _unclean(result, msg, token, leaks):
-    """What makes a failure unclear to its reader, in words (empty when the message is clean)."""
+    """What makes a failure unclear to its reader, in words (empty when it is clean)."""
     reasons = []
     if "module_stderr" in result:
         reasons.append("the module wrote to stderr")
@@ -76,12 +79,16 @@ def _outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts):
     wanted = 1 if scenario["final"] == "present" else 0
     wrong = {name: count for name, count in counts.items() if count != wanted}
     if wrong:
-        why.append("the simulator holds %s, expected %d of each (final: %s)" % (wrong, wanted, scenario["final"]))
+        why.append(
+            "the simulator holds %s, expected %d of each (final: %s)"
+            % (wrong, wanted, scenario["final"])
+        )
     if failed and missing:
         why.append("the message lacks %s" % missing)
     if failed and unclean:
         why.append(", ".join(unclean))
-    text = "outcome is %s, expected %s: %s" % (outcome, expect, "; ".join(why) or "no reason found")
+    reasons = "; ".join(why) or "no reason found"
+    text = "outcome is %s, expected %s: %s" % (outcome, expect, reasons)
     if msg:
         text += " - message: %s" % msg
     return text
@@ -89,45 +96,62 @@ def _outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts):
 
 def _check_problems(checks, result, failed, requests, faults):
     """The problems that the scenario's extra `checks` find."""
-    list_gets = [r for r in requests if r["method"] == "GET" and LIST_PATH.search(r["path"])]
+    gets = [r for r in requests if r["method"] == "GET"]
+    list_gets = [r for r in gets if LIST_PATH.search(r["path"])]
     posts = [r for r in requests if r["method"] == "POST"]
     deletes = [r for r in requests if r["method"] == "DELETE"]
     problems = []
     unfired = [rule["id"] for rule in faults if rule["hits"] == 0]
     if unfired:
         problems.append("fault rules %s never fired" % unfired)
-    for key, label, found in (("list_gets", "list GETs", list_gets), ("posts", "POSTs", posts),
-                              ("deletes", "DELETEs", deletes)):
+    counted = (
+        ("list_gets", "list GETs", list_gets),
+        ("posts", "POSTs", posts),
+        ("deletes", "DELETEs", deletes),
+    )
+    for key, label, found in counted:
         if key in checks and len(found) != checks[key]:
             problems.append("%s: %d, expected %d" % (label, len(found), checks[key]))
     if "attempts" in checks and result.get("attempts", 0) != checks["attempts"]:
-        problems.append("attempts reported: %s, expected %d" % (result.get("attempts", "none"), checks["attempts"]))
+        problems.append(
+            "attempts reported: %s, expected %d"
+            % (result.get("attempts", "none"), checks["attempts"])
+        )
     if "min_gap" in checks:
         gap = list_gets[1]["time"] - list_gets[0]["time"] if len(list_gets) > 1 else 0
         if gap < checks["min_gap"]:
-            problems.append("only %.2f s between the first two list GETs, expected at least %.1f"
-                            % (gap, checks["min_gap"]))
+            problems.append(
+                "only %.2f s between the first two list GETs, expected at least %.1f"
+                % (gap, checks["min_gap"])
+            )
     if "max_requests" in checks and len(requests) > checks["max_requests"]:
-        problems.append("%d API requests, expected at most %d (was a redirect followed?)"
-                        % (len(requests), checks["max_requests"]))
+        problems.append(
+            "%d API requests, expected at most %d (was a redirect followed?)"
+            % (len(requests), checks["max_requests"])
+        )
     if checks.get("delete_404") and not any(r["status"] == 404 for r in deletes):
         problems.append("no DELETE was answered 404")
-    if "changed" in checks and not failed and result.get("changed") != checks["changed"]:
-        problems.append("changed is %s, expected %s" % (result.get("changed"), checks["changed"]))
+    changed = result.get("changed")
+    if "changed" in checks and not failed and changed != checks["changed"]:
+        problems.append("changed is %s, expected %s" % (changed, checks["changed"]))
     writes = len(posts) + len(deletes)
     if checks.get("no_writes") and writes:
         problems.append("%d writes (POST/DELETE), expected none" % writes)
     return problems
 
 
-def fault_matrix_verdict(result, scenario, names, requests, state, faults, token, group_id):
+def fault_matrix_verdict(
+    result, scenario, names, requests, state, faults, token, group_id
+):
     """Judge one run of the fault matrix.
 
-    result: what the module (or the role) registered; scenario: the entry of vars/main.yml; names: the
-    databases it ensures; requests: the simulator's request log of this run; state: GET /_sim/state;
-    faults: GET /_sim/faults; token: the API token, which must not show up; group_id: the server group.
-    Returns outcome (survived, reported or unclear), duplicates, blind_posts, msg (the token hidden),
-    requests (their number) and problems (sentences, empty when the run is as the scenario expects).
+    result: what the module (or the role) registered; scenario: the entry of
+    vars/main.yml; names: the databases it ensures; requests: the simulator's request
+    log of this run; state: GET /_sim/state; faults: GET /_sim/faults; token: the API
+    token, which must not show up; group_id: the server group.
+    Returns outcome (survived, reported or unclear), duplicates, blind_posts, msg (the
+    token hidden), requests (their number) and problems (sentences, empty when the run
+    is as the scenario expects).
     """
     result = dict(result or {})
     checks = scenario.get("checks") or {}
@@ -135,13 +159,21 @@ def fault_matrix_verdict(result, scenario, names, requests, state, faults, token
     msg = "" if msg is None else str(msg)
     failed = bool(result.get("failed", False))
 
-    group = [g for g in state["groups"] if str(g["server_group_id"]) == str(group_id)][0]
+    groups = state["groups"]
+    group = [g for g in groups if str(g["server_group_id"]) == str(group_id)][0]
     counts = {}
     duplicates = 0
     for name in names:
         counts[name] = len([db for db in group["databases"] if db["name"] == name])
-        creates = len([a for a in state["actions"] if a["action_type"] == "database_create"
-                       and a["target_name"] == name and a["status"] != "failed"])
+        creates = len(
+            [
+                a
+                for a in state["actions"]
+                if a["action_type"] == "database_create"
+                and a["target_name"] == name
+                and a["status"] != "failed"
+            ]
+        )
         duplicates += max(counts[name] - 1, 0) + max(creates - 1, 0)
     wanted = 1 if scenario["final"] == "present" else 0
     final_ok = all(count == wanted for count in counts.values())
@@ -157,11 +189,15 @@ def fault_matrix_verdict(result, scenario, names, requests, state, faults, token
         outcome = "unclear"
 
     blind = _blind_posts(requests)
-    problems = [_outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts)]
+    problems = [
+        _outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts)
+    ]
     if duplicates:
         problems.append("duplicates: %d" % duplicates)
     if leaks:
-        problems.append("%d token fragments of %d characters are in the result" % (leaks, LEAK_WINDOW))
+        problems.append(
+            "%d token fragments of %d characters are in the result" % (leaks, LEAK_WINDOW)
+        )
     if blind:
         problems.append("a create was sent again without looking at the list first")
     problems.extend(_check_problems(checks, result, failed, requests, faults))
@@ -171,16 +207,17 @@ def fault_matrix_verdict(result, scenario, names, requests, state, faults, token
         "blind_posts": blind,
         "msg": msg.replace(token, "[token]") if token else msg,
         "requests": len(requests),
-        "problems": [problem.replace(token, "[token]") for problem in problems if problem],
+        "problems": [p.replace(token, "[token]") for p in problems if p],
     }
 
 
 def fault_matrix_bad_input(result, bad, requests, token):
-    """Judge one bad input: it must fail, with a clean message that names the problem, before any request.
+    """Judge one bad input: it must fail before any request, with a clean message.
 
-    result: what the module (or the role) registered; bad: the entry of bad_inputs in vars/main.yml;
-    requests: the simulator's request log since the run started; token: the API token of the run.
-    Returns the problems, as sentences (empty when the input was refused as it should be).
+    result: what the module (or the role) registered; bad: the entry of bad_inputs in
+    vars/main.yml; requests: the simulator's request log since the run started; token:
+    the API token of the run.
+    Returns the problems, as sentences (empty when the input was refused as it should).
     """
     result = dict(result or {})
     msg = result.get("msg")
