@@ -52,19 +52,36 @@ def simulator(session: nox.Session) -> None:
     common.install(session, MAIN_CORE.pins)
     if not list((ROOT / "tests" / "simulator").glob("test_*.py")):
         session.error("no simulator tests found (tests/simulator/test_*.py)")
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/simulator", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/simulator",
+        *session.posargs,
+    )
 
 
 def sanity(session: nox.Session, core: Core) -> None:
     """ansible-doc of every module and role, then every ansible-test sanity test (--venv)."""
-    ignored = [path for path in (ROOT / "tests" / "sanity").glob("ignore-*.txt") if path.read_text().strip()]
+    ignored = [
+        path
+        for path in (ROOT / "tests" / "sanity").glob("ignore-*.txt")
+        if path.read_text().strip()
+    ]
     if ignored:
-        session.error(f"sanity must pass without ignore entries; found: {', '.join(map(str, ignored))}")
+        session.error(
+            f"sanity must pass without ignore entries; found: {', '.join(map(str, ignored))}"
+        )
     common.install(session, core.pins)
     tree = common.collection_tree(session)
     ecosystem.ansible_doc(session, tree)
     common.prepare_pip_bootstrap(session, tree, core.python)
-    common.ansible_test(session, tree, "sanity", "--venv", "--python", core.python, *session.posargs)
+    common.ansible_test(
+        session, tree, "sanity", "--venv", "--python", core.python, *session.posargs
+    )
 
 
 def units(session: nox.Session, core: Core) -> None:
@@ -77,7 +94,9 @@ def units(session: nox.Session, core: Core) -> None:
     common.ansible_test(session, tree, "units", "--python", core.python, *session.posargs)
 
 
-def integration(session: nox.Session, core: Core, *args: str, simulator_args: tuple[str, ...] = ()) -> None:
+def integration(
+    session: nox.Session, core: Core, *args: str, simulator_args: tuple[str, ...] = ()
+) -> None:
     """ansible-test integration against one simulator; every target runs, then the failures are listed."""
     common.install(session, core.pins)
     tree = common.collection_tree(session)
@@ -91,11 +110,22 @@ def integration(session: nox.Session, core: Core, *args: str, simulator_args: tu
             f"cloud66_sim_url: {running.control_url}\n"
             f"cloud66_api_token: {common.SIM_TOKEN}\n"
         )
-        excluded = [] if core == MAIN_CORE else [f"--exclude={target}" for target in MAIN_CORE_ONLY_TARGETS]
+        excluded = (
+            []
+            if core == MAIN_CORE
+            else [f"--exclude={target}" for target in MAIN_CORE_ONLY_TARGETS]
+        )
         try:
             common.ansible_test(
-                session, tree, "integration", "--python", core.python, "--continue-on-error",
-                *excluded, *args, *session.posargs,
+                session,
+                tree,
+                "integration",
+                "--python",
+                core.python,
+                "--continue-on-error",
+                *excluded,
+                *args,
+                *session.posargs,
             )
         except nox.command.CommandFailed:
             session.log(f"the simulator's last lines:\n{running.tail()}")
@@ -110,7 +140,9 @@ def add_core_sessions(core: Core) -> None:
         def session_function(session: nox.Session, run=run) -> None:
             run(session, core)
 
-        session_function.__doc__ = f"{run.__doc__.splitlines()[0].rstrip('.')} (ansible-core {core.version})."
+        session_function.__doc__ = (
+            f"{run.__doc__.splitlines()[0].rstrip('.')} (ansible-core {core.version})."
+        )
         nox.session(name=f"{name}-{core.version}", python=python, tags=[name])(session_function)
 
 
@@ -131,19 +163,31 @@ def bench(session: nox.Session) -> None:
     parser = argparse.ArgumentParser(prog="nox -s bench --", add_help=False)
     parser.add_argument("--action-seconds", type=float)
     parser.add_argument("--list-lag-seconds", type=float, default=1)
-    parser.add_argument("--full", action="store_true", help="the full size (what scripts/bench runs by default)")
+    parser.add_argument(
+        "--full", action="store_true", help="the full size (what scripts/bench runs by default)"
+    )
     known, rest = parser.parse_known_args(session.posargs or ["--smoke"])
     smoke = "--smoke" in rest or "--small" in rest
     action_seconds = known.action_seconds or (2 if smoke else 4)
     common.install(session, MAIN_CORE.pins)
     collections = common.linked_collections()
     with common.simulator(
-        session, "--action-seconds", str(action_seconds), "--list-lag-seconds", str(known.list_lag_seconds)
+        session,
+        "--action-seconds",
+        str(action_seconds),
+        "--list-lag-seconds",
+        str(known.list_lag_seconds),
     ) as running:
         session.run(
-            "python", str(ROOT / "tests" / "benchmark" / "bench.py"),
-            "--api-url", running.api_url, "--control-url", running.control_url,
-            "--collections-path", str(collections), *rest,
+            "python",
+            str(ROOT / "tests" / "benchmark" / "bench.py"),
+            "--api-url",
+            running.api_url,
+            "--control-url",
+            running.control_url,
+            "--collections-path",
+            str(collections),
+            *rest,
             env={"NO_PROXY": common.LOOPBACK, "no_proxy": common.LOOPBACK},
         )
 
@@ -155,10 +199,14 @@ def demo(session: nox.Session) -> None:
     playbook = args.pop(0) if args and not args[0].startswith("-") else "examples/demo.yml"
     common.install(session, MAIN_CORE.pins)
     collections = common.linked_collections()
-    with common.simulator(session, *(sim_args() or ["--action-seconds", "2", "--list-lag-seconds", "1"])) as running:
+    with common.simulator(
+        session, *(sim_args() or ["--action-seconds", "2", "--list-lag-seconds", "1"])
+    ) as running:
         session.log(f"ansible-playbook {playbook} (API: {running.api_url})")
         session.run(
-            "ansible-playbook", playbook, *args,
+            "ansible-playbook",
+            playbook,
+            *args,
             env={
                 "CLOUD66_API_URL": running.api_url,
                 "CLOUD66_API_TOKEN": common.SIM_TOKEN,

@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 
-GET_PIP_ONLY_OPTIONS = frozenset(('--no-setuptools', '--no-wheel'))
+GET_PIP_ONLY_OPTIONS = frozenset(("--no-setuptools", "--no-wheel"))
 
 
 def main() -> int:
@@ -38,10 +38,10 @@ def main() -> int:
     if not arguments:
         return 0
 
-    command = [sys.executable, '-m', 'pip', 'install', '--quiet'] + arguments
+    command = [sys.executable, "-m", "pip", "install", "--quiet"] + arguments
 
     return subprocess.run(command, env=saved_environment, check=False).returncode
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     sys.exit(main())

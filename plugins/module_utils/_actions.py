@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -17,8 +16,12 @@ PENDING = "pending"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 
-SUCCESS_STATUSES = frozenset(["completed", "complete", "success", "succeeded", "successful", "finished", "done"])
-FAILURE_STATUSES = frozenset(["failed", "failure", "error", "errored", "cancelled", "canceled", "aborted", "timed_out"])
+SUCCESS_STATUSES = frozenset(
+    ["completed", "complete", "success", "succeeded", "successful", "finished", "done"]
+)
+FAILURE_STATUSES = frozenset(
+    ["failed", "failure", "error", "errored", "cancelled", "canceled", "aborted", "timed_out"]
+)
 
 FIRST_POLL_INTERVAL = 1.0
 POLL_GROWTH = 1.5
@@ -37,7 +40,9 @@ class ActionFailed(Exception):
     def __init__(self, action: dict[str, Any]) -> None:
         self.action = action
         message = action.get("finished_message") or "no message given"
-        super().__init__("Cloud66 action %s (%s) failed: %s" % (action.get("id"), action_name(action), message))
+        super().__init__(
+            "Cloud66 action %s (%s) failed: %s" % (action.get("id"), action_name(action), message)
+        )
 
 
 class WaitTimeout(Exception):
@@ -59,7 +64,9 @@ def action_outcome(action: dict[str, Any]) -> str:
     """PENDING, SUCCEEDED or FAILED for an action in either published shape (with or without ``status``)."""
     status = str(action.get("status") or "").strip().lower()
     success = _flag(action.get("finished_success"))
-    finished = bool(action.get("finished_at")) or status in SUCCESS_STATUSES or status in FAILURE_STATUSES
+    finished = (
+        bool(action.get("finished_at")) or status in SUCCESS_STATUSES or status in FAILURE_STATUSES
+    )
     if not finished:
         return PENDING
     if status in FAILURE_STATUSES or success is False:
@@ -74,8 +81,12 @@ class Deadline:
     clock: Callable[[], float]
     started: float
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.seconds = seconds
         self.clock = clock
         self._sleep = sleep
@@ -96,8 +107,12 @@ class Deadline:
         return True
 
 
-def wait_until(check: Callable[[], T | None], deadline: Deadline, describe: Callable[[], str],
-               check_first: bool = True) -> T:
+def wait_until(
+    check: Callable[[], T | None],
+    deadline: Deadline,
+    describe: Callable[[], str],
+    check_first: bool = True,
+) -> T:
     """Call ``check`` at growing intervals until it returns something other than None.
 
     Transient API errors count as "not yet": they only spend the budget. ``describe()`` gives the
@@ -135,7 +150,9 @@ def newest_page(items: list[dict[str, Any]], info: dict[str, Any]) -> int:
 
     Cloud66 does not document the list's order; this is how every reader of the list tells it.
     """
-    ids = [number for number in (whole_number(item.get("id")) for item in items) if number is not None]
+    ids = [
+        number for number in (whole_number(item.get("id")) for item in items) if number is not None
+    ]
     pages = whole_number(info.get("pages"))
     if pages and pages > 1 and len(ids) > 1 and ids[0] < ids[-1]:
         return pages
@@ -154,7 +171,9 @@ class ActionWaiter:
         self.stack_id = stack_id
         self.deadline = deadline
 
-    def wait(self, actions: list[dict[str, Any]], stop_on_failure: bool = True) -> list[dict[str, Any]]:
+    def wait(
+        self, actions: list[dict[str, Any]], stop_on_failure: bool = True
+    ) -> list[dict[str, Any]]:
         """The actions as they are once all have finished, in the given order.
 
         With ``stop_on_failure`` the first failed action raises ActionFailed at once; without it every action is
@@ -163,7 +182,11 @@ class ActionWaiter:
         latest = dict((action["id"], action) for action in actions)
 
         def pending_ids():
-            return [action_id for action_id, action in latest.items() if action_outcome(action) == PENDING]
+            return [
+                action_id
+                for action_id, action in latest.items()
+                if action_outcome(action) == PENDING
+            ]
 
         def check():
             pending = pending_ids()
@@ -175,11 +198,18 @@ class ActionWaiter:
 
         def describe():
             waiting = [latest[action_id] for action_id in pending_ids()]
-            return ("Timed out after %d s waiting for Cloud66 action%s %s to finish (still %s). Raise wait_timeout, "
-                    "or set wait to false and check the stack's activity later."
-                    % (round(self.deadline.elapsed()), "s" if len(waiting) > 1 else "",
-                       ", ".join(str(action["id"]) for action in waiting),
-                       ", ".join(sorted(set(str(action.get("status") or "unfinished") for action in waiting)))))
+            return (
+                "Timed out after %d s waiting for Cloud66 action%s %s to finish (still %s). Raise wait_timeout, "
+                "or set wait to false and check the stack's activity later."
+                % (
+                    round(self.deadline.elapsed()),
+                    "s" if len(waiting) > 1 else "",
+                    ", ".join(str(action["id"]) for action in waiting),
+                    ", ".join(
+                        sorted(set(str(action.get("status") or "unfinished") for action in waiting))
+                    ),
+                )
+            )
 
         if not pending_ids():
             return check()
@@ -203,7 +233,9 @@ class ActionWaiter:
         for action_id in action_ids:
             if action_id not in found:
                 path = api_path("stacks", self.stack_id, "actions", action_id)
-                found[action_id] = action_record(response_of(self.client.get(path, retries=0), dict, "GET %s" % path))
+                found[action_id] = action_record(
+                    response_of(self.client.get(path, retries=0), dict, "GET %s" % path)
+                )
         return found
 
     def _from_list(self, action_ids: list[Any]) -> dict[Any, dict[str, Any]]:
@@ -225,8 +257,11 @@ class ActionWaiter:
         number, step, pages = 1, 1, None
         for _read in range(budget):
             items, info = self.client.page(path, number, retries=0)
-            found.update((item["id"], action_record(item)) for item in items
-                         if isinstance(item.get("id"), (int, str)) and item["id"] in wanted)
+            found.update(
+                (item["id"], action_record(item))
+                for item in items
+                if isinstance(item.get("id"), (int, str)) and item["id"] in wanted
+            )
             numbers = [whole_number(item.get("id")) for item in items]
             numbers = [value for value in numbers if value is not None]
             if wanted.issubset(found) or not numbers:
@@ -240,7 +275,11 @@ class ActionWaiter:
             if oldest is not None and min(numbers) < oldest:
                 break
             number += step
-            if number < 1 or (pages is not None and number > pages) or (step > 0 and not info.get("next")):
+            if (
+                number < 1
+                or (pages is not None and number > pages)
+                or (step > 0 and not info.get("next"))
+            ):
                 break
         return found
 

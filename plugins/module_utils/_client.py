@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -76,9 +75,17 @@ class Cloud66Error(Exception):
     attempts: int
     retry_after: float | None
 
-    def __init__(self, message: str, status: int | None = None, error: str | None = None,
-                 description: str | None = None, transient: bool = False, ambiguous: bool = False, attempts: int = 1,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        error: str | None = None,
+        description: str | None = None,
+        transient: bool = False,
+        ambiguous: bool = False,
+        attempts: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -122,14 +129,20 @@ def check_api_url(api_url: str | None) -> str | None:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        return "api_url must be an absolute https:// URL such as %s, got %r." % (DEFAULT_API_URL, api_url)
+        return "api_url must be an absolute https:// URL such as %s, got %r." % (
+            DEFAULT_API_URL,
+            api_url,
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         return "api_url must not carry credentials, a query or a fragment."
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        return ("api_url %s uses plain http, which would send the API token unencrypted. "
-                "Use https:// (plain http is accepted only for a loopback address such as a local simulator)." % api_url)
+        return (
+            "api_url %s uses plain http, which would send the API token unencrypted. "
+            "Use https:// (plain http is accepted only for a loopback address such as a local simulator)."
+            % api_url
+        )
     try:
-        parts.port
+        parts.port  # noqa: B018 -- reading the port is what checks it
     except ValueError:
         return "api_url has an invalid port: %r." % api_url
     return None
@@ -140,7 +153,9 @@ def api_path(*segments: object) -> str:
     quoted = [quote(str(segment), safe="") for segment in segments]
     # quote() leaves "." and ".." as they are, and requests resolves them away (even as %2E): /stacks/../x goes to /x.
     if any(segment in ("", ".", "..") for segment in quoted):
-        raise Cloud66Error("An id in an API path must not be empty, '.' or '..'; got %r." % (segments,))
+        raise Cloud66Error(
+            "An id in an API path must not be empty, '.' or '..'; got %r." % (segments,)
+        )
     return "/" + "/".join(quoted)
 
 
@@ -151,10 +166,10 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     value = value.strip()
     if ASCII_DIGITS.fullmatch(value):
         # Only ASCII digits: str.isdigit() also accepts digits such as "\u00b2" that float() refuses.
-        return float(min(int(value[:12]), 10 ** 9))
+        return float(min(int(value[:12]), 10**9))
     try:
         moment = parsedate_to_datetime(value)
-        return min(max(0.0, moment.timestamp() - time.time()), 10.0 ** 9)
+        return min(max(0.0, moment.timestamp() - time.time()), 10.0**9)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -162,10 +177,14 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
 def response_of(body: Any, kind: type, target: str) -> Any:
     """The ``response`` member of an API answer, which must be a ``kind`` (list items must be objects)."""
     value = body.get("response") if isinstance(body, dict) else None
-    if isinstance(value, kind) and (kind is not list or all(isinstance(item, dict) for item in value)):
+    if isinstance(value, kind) and (
+        kind is not list or all(isinstance(item, dict) for item in value)
+    ):
         return value
-    raise Cloud66Error("%s answered with a body the Cloud66 API does not give: expected a 'response' %s. Is api_url "
-                       "the Cloud66 API?" % (target, "list of objects" if kind is list else "object"))
+    raise Cloud66Error(
+        "%s answered with a body the Cloud66 API does not give: expected a 'response' %s. Is api_url "
+        "the Cloud66 API?" % (target, "list of objects" if kind is list else "object")
+    )
 
 
 def decode_json(data: bytes) -> Any:
@@ -173,7 +192,7 @@ def decode_json(data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeError, RecursionError) as exc:
-        raise ValueError(str(exc.__class__.__name__))
+        raise ValueError(str(exc.__class__.__name__)) from None
 
 
 def scrub(text: str, secret: str | None) -> str:
@@ -185,15 +204,15 @@ def scrub(text: str, secret: str | None) -> str:
     if not text or not secret:
         return text
     size = min(SECRET_FRAGMENT, len(secret))
-    windows = set(secret[start:start + size] for start in range(len(secret) - size + 1))
+    windows = set(secret[start : start + size] for start in range(len(secret) - size + 1))
     hidden = [False] * len(text)
     for start in range(len(text) - size + 1):
-        if text[start:start + size] in windows:
-            hidden[start:start + size] = [True] * size
+        if text[start : start + size] in windows:
+            hidden[start : start + size] = [True] * size
     if not any(hidden):
         return text
     parts, previous = [], False
-    for char, hide in zip(text, hidden):
+    for char, hide in zip(text, hidden, strict=True):
         if not hide:
             parts.append(char)
         elif not previous:
@@ -235,7 +254,9 @@ def describe_body(data: bytes | None, secret: str | None = None) -> tuple[str | 
             description = json.dumps(description, sort_keys=True)
         code = body.get("error")
         code = excerpt(code, secret, 60) if isinstance(code, str) else None
-        return code or None, (excerpt(description, secret, 2 * EXCERPT_LENGTH) if description else description)
+        return code or None, (
+            excerpt(description, secret, 2 * EXCERPT_LENGTH) if description else description
+        )
     text = excerpt((data or b"").decode("utf-8", "replace"), secret)
     return None, ("a non-JSON body: %s" % text) if text else "an empty body"
 
@@ -257,7 +278,7 @@ def _read_body(response: requests.Response, until: float, clock: Callable[[], fl
         try:
             chunk = read(READ_CHUNK, decode_content=True)
         except (Urllib3Error, OSError, ValueError) as exc:
-            raise _SlowBody() if "timed out" in str(exc).lower() else _CutBody()
+            raise (_SlowBody() if "timed out" in str(exc).lower() else _CutBody()) from exc
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -299,10 +320,19 @@ class Cloud66Client:
     last_page: dict[str, Any]
     session: requests.Session
 
-    def __init__(self, api_url: str, api_token: str, account_id: str | int | None = None, validate_certs: bool = True,
-                 timeout: float = 30, retries: int = 5, user_agent: str = "cloud66.cloud",
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 deadline: Deadline | None = None) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        api_token: str,
+        account_id: str | int | None = None,
+        validate_certs: bool = True,
+        timeout: float = 30,
+        retries: int = 5,
+        user_agent: str = "cloud66.cloud",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.base_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -315,15 +345,19 @@ class Cloud66Client:
         # The pagination of the last list page read, for callers that want the list's total count.
         self.last_page = {}
         self.session = requests.Session()
-        self.session.headers.update({
-            "Authorization": "Bearer %s" % api_token,
-            "Accept": "application/json",
-            "User-Agent": user_agent,
-        })
+        self.session.headers.update(
+            {
+                "Authorization": "Bearer %s" % api_token,
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            }
+        )
         if account_id:
             self.session.headers["X-Account"] = str(account_id)
 
-    def get(self, path: str, params: dict[str, Any] | None = None, retries: int | None = None) -> Any:
+    def get(
+        self, path: str, params: dict[str, Any] | None = None, retries: int | None = None
+    ) -> Any:
         return self.request("GET", path, params=params, retries=retries)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
@@ -332,15 +366,21 @@ class Cloud66Client:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def page(self, path: str, number: int, retries: int | None = None,
-             params: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def page(
+        self,
+        path: str,
+        number: int,
+        retries: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """One page of a list: (its items, its pagination in the documented spelling)."""
         body = self.get(path, params=dict(params or {}, page=number), retries=retries)
         items, self.last_page = response_of(body, list, "GET %s" % path), page_info(body)
         return items, self.last_page
 
-    def pages(self, path: str, retries: int | None = None,
-              params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, path: str, retries: int | None = None, params: dict[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Yield the items of each page in turn; stops as soon as the caller stops iterating.
 
         Stops at the last page (``pages``, or no ``next``), at a page that repeats the one before (a server that
@@ -356,8 +396,10 @@ class Cloud66Client:
             if not items or not following or (pages is not None and number >= pages):
                 return
             if number >= MAX_PAGES:
-                raise Cloud66Error("GET %s still had more pages after %d; stopped there. Is api_url the Cloud66 API?"
-                                   % (path, MAX_PAGES))
+                raise Cloud66Error(
+                    "GET %s still had more pages after %d; stopped there. Is api_url the Cloud66 API?"
+                    % (path, MAX_PAGES)
+                )
             # A "next" that does not move forward would page forever: step by one instead.
             number, previous = max(following, number + 1), items
 
@@ -365,8 +407,14 @@ class Cloud66Client:
         """Seconds left of the run's deadline, or None without one."""
         return None if self.deadline is None else self.deadline.remaining()
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None,
-                retries: int | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        retries: int | None = None,
+    ) -> Any:
         """Send one API call and return its decoded body.
 
         Reads are retried on every transient failure. A write is retried only when the server surely did not act
@@ -388,19 +436,36 @@ class Cloud66Client:
                     error.message = "%s Gave up after %d attempts." % (error.message, attempt)
                 raise error
             left = self.time_left()
-            if error.retry_after is not None and error.retry_after > min(RETRY_AFTER_CAP, RETRY_AFTER_CAP if left is None else left):
-                error.message = ("%s Cloud66 asked to wait %d s before trying again (Retry-After), more than %s; not "
-                                 "retried." % (error.message, error.retry_after, "the %d s this collection waits at most"
-                                               % RETRY_AFTER_CAP if left is None or left > RETRY_AFTER_CAP
-                                               else "the %d s left of wait_timeout" % round(left)))
+            if error.retry_after is not None and error.retry_after > min(
+                RETRY_AFTER_CAP, RETRY_AFTER_CAP if left is None else left
+            ):
+                error.message = (
+                    "%s Cloud66 asked to wait %d s before trying again (Retry-After), more than %s; not "
+                    "retried."
+                    % (
+                        error.message,
+                        error.retry_after,
+                        "the %d s this collection waits at most" % RETRY_AFTER_CAP
+                        if left is None or left > RETRY_AFTER_CAP
+                        else "the %d s left of wait_timeout" % round(left),
+                    )
+                )
                 raise error
             if left is not None and wait >= left:
-                error.message = "%s wait_timeout runs out before another attempt could be made." % error.message
+                error.message = (
+                    "%s wait_timeout runs out before another attempt could be made." % error.message
+                )
                 raise error
             self.sleep(wait)
 
-    def _attempt(self, method: str, path: str, params: dict[str, Any] | None, body: dict[str, Any] | None,
-                 attempt: int) -> tuple[Cloud66Error | None, Any]:
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        attempt: int,
+    ) -> tuple[Cloud66Error | None, Any]:
         """Return (None, decoded body) on success, else (Cloud66Error, seconds to wait before a retry)."""
         target = "%s %s" % (method, path)
         self.request_count += 1
@@ -408,37 +473,72 @@ class Cloud66Client:
         timeout = self.timeout if left is None else max(0.001, min(self.timeout, left))
         until = self.clock() + timeout
         try:
-            response = self.session.request(method, self.base_url + path, params=params, json=body, timeout=timeout,
-                                            verify=self.validate_certs, allow_redirects=False, stream=True)
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=body,
+                timeout=timeout,
+                verify=self.validate_certs,
+                allow_redirects=False,
+                stream=True,
+            )
         except requests.exceptions.SSLError as exc:
-            return Cloud66Error("TLS verification failed for %s: %s. Check the CA bundle (REQUESTS_CA_BUNDLE) "
-                                "or, for a test endpoint only, set validate_certs to false." % (self.base_url, exc.__class__.__name__),
-                                attempts=attempt), 0
+            return Cloud66Error(
+                "TLS verification failed for %s: %s. Check the CA bundle (REQUESTS_CA_BUNDLE) "
+                "or, for a test endpoint only, set validate_certs to false."
+                % (self.base_url, exc.__class__.__name__),
+                attempts=attempt,
+            ), 0
         except requests.exceptions.ConnectTimeout:
             return self._network_error(target, "timed out while connecting", attempt, sent=False)
         except requests.exceptions.ReadTimeout:
-            return self._network_error(target, "got no answer within %s s" % _seconds(timeout), attempt, sent=True)
+            return self._network_error(
+                target, "got no answer within %s s" % _seconds(timeout), attempt, sent=True
+            )
         except requests.exceptions.ConnectionError as exc:
             sent = not _never_connected(exc)
-            reason = "lost the connection before an answer came" if sent else "could not connect to %s" % self.base_url
+            reason = (
+                "lost the connection before an answer came"
+                if sent
+                else "could not connect to %s" % self.base_url
+            )
             return self._network_error(target, reason, attempt, sent=sent)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            return self._network_error(target, "lost the connection part-way through the answer", attempt, sent=True)
+            return self._network_error(
+                target, "lost the connection part-way through the answer", attempt, sent=True
+            )
         except requests.exceptions.RequestException as exc:
-            return Cloud66Error("%s failed: %s" % (target, exc.__class__.__name__), attempts=attempt), 0
+            return Cloud66Error(
+                "%s failed: %s" % (target, exc.__class__.__name__), attempts=attempt
+            ), 0
         except (ValueError, UnicodeError) as exc:
             # http.client refuses header values it cannot send; its message quotes the header, token included.
-            return Cloud66Error("%s could not be sent (%s): check api_token and account_id for stray characters."
-                                % (target, exc.__class__.__name__), attempts=attempt), 0
+            return Cloud66Error(
+                "%s could not be sent (%s): check api_token and account_id for stray characters."
+                % (target, exc.__class__.__name__),
+                attempts=attempt,
+            ), 0
         try:
             data = _read_body(response, until, self.clock)
         except _SlowBody:
-            return self._network_error(target, "did not get its whole answer within %s s" % _seconds(timeout), attempt, sent=True)
+            return self._network_error(
+                target,
+                "did not get its whole answer within %s s" % _seconds(timeout),
+                attempt,
+                sent=True,
+            )
         except _CutBody:
-            return self._network_error(target, "lost the connection part-way through the answer", attempt, sent=True)
+            return self._network_error(
+                target, "lost the connection part-way through the answer", attempt, sent=True
+            )
         except _LargeBody:
-            return self._network_error(target, "got an answer larger than %d MB" % (MAX_BODY_BYTES // 1024 // 1024),
-                                       attempt, sent=True)
+            return self._network_error(
+                target,
+                "got an answer larger than %d MB" % (MAX_BODY_BYTES // 1024 // 1024),
+                attempt,
+                sent=True,
+            )
         finally:
             response.close()
 
@@ -448,50 +548,93 @@ class Cloud66Client:
                 return None, decode_json(data)
             except ValueError:
                 text = excerpt(data.decode("utf-8", "replace"), self._secret)
-                return self._network_error(target, "answered %d with a body that is not JSON (%s); is api_url (%s) the "
-                                           "Cloud66 API?" % (status, text or "empty", self.base_url),
-                                           attempt, sent=True, status=status)
+                return self._network_error(
+                    target,
+                    "answered %d with a body that is not JSON (%s); is api_url (%s) the "
+                    "Cloud66 API?" % (status, text or "empty", self.base_url),
+                    attempt,
+                    sent=True,
+                    status=status,
+                )
         if 300 <= status < 400:
-            location = excerpt(response.headers.get("Location", ""), self._secret) or "an unnamed location"
-            return Cloud66Error("%s was redirected (%d) to %s; redirects are not followed so that the token stays with "
-                                "the configured host. Point api_url at the final address."
-                                % (target, status, location), status=status, attempts=attempt), 0
+            location = (
+                excerpt(response.headers.get("Location", ""), self._secret) or "an unnamed location"
+            )
+            return Cloud66Error(
+                "%s was redirected (%d) to %s; redirects are not followed so that the token stays with "
+                "the configured host. Point api_url at the final address."
+                % (target, status, location),
+                status=status,
+                attempts=attempt,
+            ), 0
         return self._http_error(target, method, response, data, attempt)
 
-    def _network_error(self, target: str, reason: str, attempt: int, sent: bool,
-                       status: int | None = None) -> tuple[Cloud66Error, float]:
+    def _network_error(
+        self, target: str, reason: str, attempt: int, sent: bool, status: int | None = None
+    ) -> tuple[Cloud66Error, float]:
         ambiguous = sent and target.split(" ", 1)[0] not in IDEMPOTENT_METHODS
-        error = Cloud66Error("%s %s." % (target, reason), status=status, transient=True, ambiguous=ambiguous,
-                             attempts=attempt)
+        error = Cloud66Error(
+            "%s %s." % (target, reason),
+            status=status,
+            transient=True,
+            ambiguous=ambiguous,
+            attempts=attempt,
+        )
         return error, self.backoff(attempt)
 
-    def _http_error(self, target: str, method: str, response: requests.Response, data: bytes,
-                    attempt: int) -> tuple[Cloud66Error, float]:
+    def _http_error(
+        self, target: str, method: str, response: requests.Response, data: bytes, attempt: int
+    ) -> tuple[Cloud66Error, float]:
         status = response.status_code
         code, description = describe_body(data, self._secret)
         said = " Cloud66 said: %s" % description if description else ""
         wait = retry_after_seconds(response)
-        throttled = status == 503 and (code == "throttled" or "throttl" in (description or "").lower())
-        transient = (status in GATEWAY_STATUSES or status == 429 or throttled
-                     or (status == 503 and (code is None or wait is not None)))
+        throttled = status == 503 and (
+            code == "throttled" or "throttl" in (description or "").lower()
+        )
+        transient = (
+            status in GATEWAY_STATUSES
+            or status == 429
+            or throttled
+            or (status == 503 and (code is None or wait is not None))
+        )
         # A write answered by a server error other than throttling may have been carried out before the error.
-        ambiguous = method not in IDEMPOTENT_METHODS and (status in GATEWAY_STATUSES or (status >= 500 and not throttled))
+        ambiguous = method not in IDEMPOTENT_METHODS and (
+            status in GATEWAY_STATUSES or (status >= 500 and not throttled)
+        )
         if status == 401:
-            message = ("Cloud66 did not accept the API token (401 unauthenticated). Check api_token or the "
-                       "CLOUD66_API_TOKEN environment variable.%s" % said)
+            message = (
+                "Cloud66 did not accept the API token (401 unauthenticated). Check api_token or the "
+                "CLOUD66_API_TOKEN environment variable.%s" % said
+            )
         elif status == 403:
             scope = SCOPE_FOR_METHOD.get(method, WRITE_SCOPE)
-            message = ("The API token is not allowed to %s (403 forbidden): this needs a token with the '%s' scope "
-                       "(reading needs 'public', creating or deleting databases needs 'admin'), on an account that can "
-                       "reach the stack.%s" % (target, scope, said))
+            message = (
+                "The API token is not allowed to %s (403 forbidden): this needs a token with the '%s' scope "
+                "(reading needs 'public', creating or deleting databases needs 'admin'), on an account that can "
+                "reach the stack.%s" % (target, scope, said)
+            )
         elif throttled:
             message = "Cloud66 throttled %s (503 throttled). %s" % (target, RATE_LIMIT_NOTE)
         elif status == 429:
             message = "%s was rate limited (429). %s%s" % (target, RATE_LIMIT_NOTE, said)
         else:
-            message = "%s failed with HTTP %d%s.%s" % (target, status, " %s" % code if code else "", said)
-        error = Cloud66Error(message, status=status, error=code, description=description, transient=transient,
-                             ambiguous=ambiguous, attempts=attempt, retry_after=wait)
+            message = "%s failed with HTTP %d%s.%s" % (
+                target,
+                status,
+                " %s" % code if code else "",
+                said,
+            )
+        error = Cloud66Error(
+            message,
+            status=status,
+            error=code,
+            description=description,
+            transient=transient,
+            ambiguous=ambiguous,
+            attempts=attempt,
+            retry_after=wait,
+        )
         return error, self.backoff(attempt) if wait is None else wait
 
     def backoff(self, attempt: int) -> float:
@@ -519,7 +662,11 @@ def _never_connected(exc: BaseException) -> bool:
         if cause is None or id(cause) in seen:
             continue
         seen.add(id(cause))
-        if cause.__class__.__name__ in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError"):
+        if cause.__class__.__name__ in (
+            "NewConnectionError",
+            "ConnectTimeoutError",
+            "NameResolutionError",
+        ):
             return True
         pending.extend([getattr(cause, "reason", None), cause.__cause__, cause.__context__])
         pending.extend(arg for arg in getattr(cause, "args", ()) if isinstance(arg, BaseException))

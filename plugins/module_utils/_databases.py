@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -42,8 +41,10 @@ def users_warning(record: dict[str, Any], usernames: list[str] | None) -> str | 
     current = sorted(str(user) for user in record["users"])
     if sorted(usernames) == current:
         return None
-    return ("Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
-            "database, so nothing was changed." % (record.get("name"), current, sorted(usernames)))
+    return (
+        "Database %r already exists with users %s, not %s. Cloud66 cannot change the users of an existing "
+        "database, so nothing was changed." % (record.get("name"), current, sorted(usernames))
+    )
 
 
 class DatabaseGroup(GroupList):
@@ -54,13 +55,16 @@ class DatabaseGroup(GroupList):
 
     user_group: UserGroup
 
-    def __init__(self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int) -> None:
+    def __init__(
+        self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int
+    ) -> None:
         super().__init__(client, stack_id, server_group_id)
         self.user_group = UserGroup(client, stack_id, server_group_id)
         self._users: list[dict[str, Any]] | None = None
 
-    def find(self, name: str | None = None, uid: str | None = None,
-             newest_first: bool = False) -> dict[str, Any] | None:
+    def find(
+        self, name: str | None = None, uid: str | None = None, newest_first: bool = False
+    ) -> dict[str, Any] | None:
         """The record with this uid (or else this name), or None.
 
         Paging stops at the first page holding a match; two matches on it are an error, never a guess. With
@@ -68,7 +72,11 @@ class DatabaseGroup(GroupList):
         """
         key, value = ("uid", uid) if uid else ("name", name)
         for items in self._pages(self.path, newest_first=newest_first):
-            matches = [item for item in items if (item.get("uid") == uid if uid else name in database_names(item))]
+            matches = [
+                item
+                for item in items
+                if (item.get("uid") == uid if uid else name in database_names(item))
+            ]
             if matches:
                 return self.single(matches, key, value)
         return None
@@ -92,8 +100,9 @@ class DatabaseGroup(GroupList):
                 break
         return found
 
-    def look(self, names: Iterable[str] = (), uids: Iterable[str] = (),
-             expected_total: int | None = None) -> tuple[dict[str, dict[str, Any]], set[str], bool]:
+    def look(
+        self, names: Iterable[str] = (), uids: Iterable[str] = (), expected_total: int | None = None
+    ) -> tuple[dict[str, dict[str, Any]], set[str], bool]:
         """One read of the list for databases just created or deleted: (name -> record, the uids still listed,
         whether the whole list was read).
 
@@ -119,10 +128,16 @@ class DatabaseGroup(GroupList):
         """A listed database in the documented shape; one that has no uid or no name is an answer we cannot use."""
         record = database_record(raw)
         if not text(record.get("uid")) or not database_names(record):
-            raise Cloud66Error("Server group %s of stack %s lists a database this collection cannot read: it needs a "
-                               "string 'uid' and a 'name' or 'database_name', and has the fields %s. Cloud66 may have "
-                               "changed its answers; please report this."
-                               % (self.server_group_id, self.stack_id, ", ".join(sorted(map(str, record))) or "none"))
+            raise Cloud66Error(
+                "Server group %s of stack %s lists a database this collection cannot read: it needs a "
+                "string 'uid' and a 'name' or 'database_name', and has the fields %s. Cloud66 may have "
+                "changed its answers; please report this."
+                % (
+                    self.server_group_id,
+                    self.stack_id,
+                    ", ".join(sorted(map(str, record))) or "none",
+                )
+            )
         return record
 
     def uids(self, names: list[str]) -> list[str]:
@@ -130,8 +145,10 @@ class DatabaseGroup(GroupList):
         found = self.named(names)
         missing = [name for name in names if name not in found]
         if missing:
-            raise Cloud66Error("Server group %s of stack %s lists no database named %s."
-                               % (self.server_group_id, self.stack_id, ", ".join(missing)))
+            raise Cloud66Error(
+                "Server group %s of stack %s lists no database named %s."
+                % (self.server_group_id, self.stack_id, ", ".join(missing))
+            )
         return [self.single(found[name], "name", name)["uid"] for name in names]
 
     def names(self, uids: list[str]) -> list[str]:
@@ -147,8 +164,11 @@ class DatabaseGroup(GroupList):
 
     def _user_pairs(self) -> list[tuple[str, str]]:
         """(uid, username) of every listed user whose uid and username are both strings; others cannot be named."""
-        return [(user["uid"], user["username"]) for user in self.users()
-                if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)]
+        return [
+            (user["uid"], user["username"])
+            for user in self.users()
+            if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)
+        ]
 
     def usernames(self, user_ids: list[str]) -> list[str]:
         """Map database user uids to usernames (uids Cloud66 does not know stay as they are)."""
@@ -160,17 +180,26 @@ class DatabaseGroup(GroupList):
         known = dict((username, uid) for uid, username in self._user_pairs())
         unknown = [username for username in usernames if username not in known]
         if unknown:
-            raise Cloud66Error("Server group %s of stack %s has no database user named %s. Its users: %s."
-                               % (self.server_group_id, self.stack_id, ", ".join(unknown), ", ".join(sorted(known)) or "none"))
+            raise Cloud66Error(
+                "Server group %s of stack %s has no database user named %s. Its users: %s."
+                % (
+                    self.server_group_id,
+                    self.stack_id,
+                    ", ".join(unknown),
+                    ", ".join(sorted(known)) or "none",
+                )
+            )
         return [known[username] for username in usernames]
 
-    def requested_usernames(self, usernames: list[str] | None = None,
-                            user_ids: list[str] | None = None) -> list[str] | None:
+    def requested_usernames(
+        self, usernames: list[str] | None = None, user_ids: list[str] | None = None
+    ) -> list[str] | None:
         """The usernames a task asks for, given either as usernames or as user uids; None when it asks for none."""
         return usernames if usernames is not None or user_ids is None else self.usernames(user_ids)
 
-    def requested_user_ids(self, usernames: list[str] | None = None,
-                           user_ids: list[str] | None = None) -> list[str] | None:
+    def requested_user_ids(
+        self, usernames: list[str] | None = None, user_ids: list[str] | None = None
+    ) -> list[str] | None:
         """The user uids a task asks for, given either as usernames or as user uids."""
         return self.user_ids(usernames) if usernames is not None else user_ids
 
@@ -181,14 +210,22 @@ class DatabaseGroup(GroupList):
         "name already exists" answer to a repeated POST means the lost one went through.
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
-        return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
-                           took_effect=lambda: self._listed(name=name))
+        return self._write(
+            lambda: self.client.post(self.path, body),
+            done_already=is_duplicate,
+            took_effect=lambda: self._listed(name=name),
+        )
 
     def delete(self, uid: Any) -> tuple[dict[str, Any] | None, bool]:
         """Start deleting a database. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         if not isinstance(uid, str) or not uid.strip():
-            raise Cloud66Error("Server group %s of stack %s lists the database without a usable uid (got %r); it cannot "
-                               "be deleted through the API." % (self.server_group_id, self.stack_id, uid))
+            raise Cloud66Error(
+                "Server group %s of stack %s lists the database without a usable uid (got %r); it cannot "
+                "be deleted through the API." % (self.server_group_id, self.stack_id, uid)
+            )
         path = self.path + api_path(uid)
-        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
-                           took_effect=lambda: self._delete_started(uid))
+        return self._write(
+            lambda: self.client.delete(path),
+            done_already=lambda exc: exc.status == 404,
+            took_effect=lambda: self._delete_started(uid),
+        )

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -20,12 +19,16 @@ from ._stacks import STACK_NOT_FOUND
 # While the list's count says it has not caught up, a look reads page 1 alone, but every this many looks reads on.
 FULL_LOOK_EVERY = 3
 # How Cloud66 may word its refusal of a name that is in use; nothing published fixes the wording.
-ALREADY_EXISTS = re.compile(r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE)
+ALREADY_EXISTS = re.compile(
+    r"already exists|exists already|been taken|is taken|already in use|duplicate", re.IGNORECASE
+)
 
 
 def is_duplicate(error: Cloud66Error) -> bool:
     """True when Cloud66 refused a create because the name is in use: 409 conflict, or a 400 that says so."""
-    return error.status == 409 or (error.status == 400 and bool(ALREADY_EXISTS.search(error.description or "")))
+    return error.status == 409 or (
+        error.status == 400 and bool(ALREADY_EXISTS.search(error.description or ""))
+    )
 
 
 class GroupList:
@@ -41,7 +44,9 @@ class GroupList:
     path: str
     listed_total: int | None
 
-    def __init__(self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int) -> None:
+    def __init__(
+        self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int
+    ) -> None:
         self.client = client
         self.stack_id = stack_id
         self.server_group_id = server_group_id
@@ -57,12 +62,17 @@ class GroupList:
         return [item for items in self._pages(self.path, params=params) for item in items]
 
     def single(self, matches: list[dict[str, Any]], key: str, value: Any) -> dict[str, Any]:
-        """The one record of ``matches`` (all with ``key`` equal to ``value``); two or more are an error, never a guess."""
+        """The one record of ``matches`` (all with ``key`` equal to ``value``).
+
+        Two or more are an error, never a guess.
+        """
         if len(matches) > 1:
             uids = ", ".join(str(match.get("uid", "?")) for match in matches)
-            raise Cloud66Error("Server group %s of stack %s lists %d %ss with %s %r (uids %s); refusing to pick one. "
-                               "Target one by uid instead."
-                               % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids))
+            raise Cloud66Error(
+                "Server group %s of stack %s lists %d %ss with %s %r (uids %s); refusing to pick one. "
+                "Target one by uid instead."
+                % (self.server_group_id, self.stack_id, len(matches), self.noun, key, value, uids)
+            )
         return matches[0]
 
     def wait_listed(self, name: str, deadline: Deadline) -> dict[str, Any]:
@@ -72,7 +82,9 @@ class GroupList:
     def wait_unlisted(self, uid: str, deadline: Deadline) -> None:
         self.wait_settled([], [uid], deadline)
 
-    def wait_settled(self, names: list[str], uids: list[str], deadline: Deadline) -> dict[str, dict[str, Any]]:
+    def wait_settled(
+        self, names: list[str], uids: list[str], deadline: Deadline
+    ) -> dict[str, dict[str, Any]]:
         """Wait until the list shows every item in ``names`` and none of ``uids``; returns name -> record.
 
         ``look(names, uids, expected_total)``, one read of the list, gives (name -> record, the uids of ``uids``
@@ -81,7 +93,11 @@ class GroupList:
         page 1 alone. Others may change the group meanwhile and upset that sum, so every few looks one reads the list
         whatever its count.
         """
-        expected_total = None if self.listed_total is None else self.listed_total + len(set(names)) - len(set(uids))
+        expected_total = (
+            None
+            if self.listed_total is None
+            else self.listed_total + len(set(names)) - len(set(uids))
+        )
         last_look = [{}, set(uids), False]
         looks = []
 
@@ -99,20 +115,47 @@ class GroupList:
             problems = []
             noun = self.noun.capitalize()
             if missing:
-                problems.append("%s%s %s %s created but server group %s still did not list %s" % (
-                    noun, "s" if len(missing) > 1 else "", ", ".join(map(repr, missing)), "were" if len(missing) > 1 else "was",
-                    self.server_group_id, "them" if len(missing) > 1 else "it"))
+                problems.append(
+                    "%s%s %s %s created but server group %s still did not list %s"
+                    % (
+                        noun,
+                        "s" if len(missing) > 1 else "",
+                        ", ".join(map(repr, missing)),
+                        "were" if len(missing) > 1 else "was",
+                        self.server_group_id,
+                        "them" if len(missing) > 1 else "it",
+                    )
+                )
             if listed:
-                problems.append("%s%s %s %s deleted but server group %s still listed %s" % (
-                    noun, "s" if len(listed) > 1 else "", ", ".join(sorted(listed)), "were" if len(listed) > 1 else "was",
-                    self.server_group_id, "them" if len(listed) > 1 else "it"))
-            return ("%s after %d s. Cloud66 refreshes the list some time after an action finished; raise wait_timeout."
-                    % ("; ".join(problems) or "The %s list of server group %s did not catch up"
-                       % (self.noun, self.server_group_id), round(deadline.elapsed())))
+                problems.append(
+                    "%s%s %s %s deleted but server group %s still listed %s"
+                    % (
+                        noun,
+                        "s" if len(listed) > 1 else "",
+                        ", ".join(sorted(listed)),
+                        "were" if len(listed) > 1 else "was",
+                        self.server_group_id,
+                        "them" if len(listed) > 1 else "it",
+                    )
+                )
+            return (
+                "%s after %d s. Cloud66 refreshes the list some time after an action finished; raise wait_timeout."
+                % (
+                    "; ".join(problems)
+                    or "The %s list of server group %s did not catch up"
+                    % (self.noun, self.server_group_id),
+                    round(deadline.elapsed()),
+                )
+            )
+
         return wait_until(settled, deadline, describe)
 
-    def _write(self, send: Callable[[], Any], done_already: Callable[[Cloud66Error], bool],
-               took_effect: Callable[[], dict[str, Any] | None] | None = None) -> tuple[dict[str, Any] | None, bool]:
+    def _write(
+        self,
+        send: Callable[[], Any],
+        done_already: Callable[[Cloud66Error], bool],
+        took_effect: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> tuple[dict[str, Any] | None, bool]:
         """Send a create or delete; after any answer that leaves its fate unknown, look before sending it again.
 
         Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
@@ -129,32 +172,40 @@ class GroupList:
                 if done_already(exc):
                     return None, attempt > 1
                 if exc.status == 404:
-                    raise self._missing_parent(exc)
+                    raise self._missing_parent(exc) from exc
                 if not exc.ambiguous:
                     raise
                 error = exc
             try:
                 action = took_effect() if took_effect is not None else None
             except Cloud66Error as look_error:
-                error.message = ("%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
-                                 "before running again." % (error.message, look_error.message))
-                raise error
+                error.message = (
+                    "%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
+                    "before running again." % (error.message, look_error.message)
+                )
+                raise error from look_error
             if action is not None:
                 return action or None, True
             if not error.transient:
                 if took_effect is not None:
-                    error.message = "%s Looked again: Cloud66 does not show it as carried out." % error.message
+                    error.message = (
+                        "%s Looked again: Cloud66 does not show it as carried out." % error.message
+                    )
                 raise error
             if attempt > self.client.retries:
-                error.message = ("%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
-                                 "server group before running again." % (error.message, attempt))
+                error.message = (
+                    "%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
+                    "server group before running again." % (error.message, attempt)
+                )
                 error.attempts = attempt
                 raise error
             left = self.client.time_left()
             wait = self.client.backoff(attempt)
             if left is not None and wait >= left:
-                error.message = ("%s wait_timeout ran out before it could be sent again; Cloud66 did not list it as "
-                                 "done, look at the server group before running again." % error.message)
+                error.message = (
+                    "%s wait_timeout ran out before it could be sent again; Cloud66 did not list it as "
+                    "done, look at the server group before running again." % error.message
+                )
                 raise error
             self.client.sleep(wait)
 
@@ -174,25 +225,36 @@ class GroupList:
         if newest > 1:
             actions = self.client.page(path, newest)[0]
         for action in (action_record(item) for item in actions):
-            if (action.get("resource_id") == uid and "delete" in action_name(action)
-                    and started_action({"response": action}) and action_outcome(action) != FAILED):
+            if (
+                action.get("resource_id") == uid
+                and "delete" in action_name(action)
+                and started_action({"response": action})
+                and action_outcome(action) != FAILED
+            ):
                 return action
         return {} if self.find(uid=uid) is None else None
 
-    def _pages(self, path: str, newest_first: bool = False,
-               params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _pages(
+        self, path: str, newest_first: bool = False, params: dict[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """The list's pages, each as a list of records read by ``reader``; see _newest_first for that order."""
         try:
-            for items in self._newest_first(path, params) if newest_first else self.client.pages(path, params=params):
+            for items in (
+                self._newest_first(path, params)
+                if newest_first
+                else self.client.pages(path, params=params)
+            ):
                 if path == self.path:
                     self.listed_total = whole_number(self.client.last_page.get("count"))
                 yield [self.reader(item) for item in items]
         except Cloud66Error as exc:
             if exc.status == 404:
-                raise self._missing_parent(exc)
+                raise self._missing_parent(exc) from exc
             raise
 
-    def _newest_first(self, path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _newest_first(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Page 1 (which gives the page count), then the others from the last one back."""
         items, info = self.client.page(path, 1, params=params)
         yield items
@@ -213,19 +275,36 @@ class GroupList:
             self.client.get(api_path("stacks", self.stack_id))
         except Cloud66Error as stack_error:
             if stack_error.status != 404:
-                message = ("Server group %s of stack %s was not found (its %s list answered 404), or the stack itself "
-                           "is missing: looking the stack up to tell which failed: %s"
-                           % (self.server_group_id, self.stack_id, self.noun, stack_error.message))
-                return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
+                message = (
+                    "Server group %s of stack %s was not found (its %s list answered 404), or the stack itself "
+                    "is missing: looking the stack up to tell which failed: %s"
+                    % (self.server_group_id, self.stack_id, self.noun, stack_error.message)
+                )
+                return Cloud66Error(
+                    message,
+                    status=404,
+                    error=exc.error,
+                    description=exc.description,
+                    attempts=exc.attempts,
+                )
             message = STACK_NOT_FOUND % self.stack_id
         else:
-            message = "Server group %s was not found in stack %s." % (self.server_group_id, self.stack_id)
-        return Cloud66Error(message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts)
+            message = "Server group %s was not found in stack %s." % (
+                self.server_group_id,
+                self.stack_id,
+            )
+        return Cloud66Error(
+            message, status=404, error=exc.error, description=exc.description, attempts=exc.attempts
+        )
 
 
 def started_action(body: Any) -> dict[str, Any]:
     """The action in the answer to a create or delete, or {} when the answer holds none with a usable id."""
     action = body.get("response") if isinstance(body, dict) else None
-    if isinstance(action, dict) and isinstance(action.get("id"), (int, str)) and not isinstance(action.get("id"), bool):
+    if (
+        isinstance(action, dict)
+        and isinstance(action.get("id"), (int, str))
+        and not isinstance(action.get("id"), bool)
+    ):
         return action_record(action)
     return {}

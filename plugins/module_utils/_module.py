@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -14,7 +13,14 @@ from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VER
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ._actions import ActionFailed, ActionWaiter, Deadline, WaitTimeout
-from ._client import DEFAULT_API_URL, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Cloud66Client, Cloud66Error, check_api_url
+from ._client import (
+    DEFAULT_API_URL,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    Cloud66Client,
+    Cloud66Error,
+    check_api_url,
+)
 from ._databases import DatabaseGroup
 from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
@@ -32,8 +38,12 @@ NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "s
 def cloud66_argument_spec() -> dict[str, dict[str, Any]]:
     """The connection options of every module, documented once in the cloud66.cloud.cloud66 doc fragment."""
     return dict(
-        api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["CLOUD66_API_TOKEN"])),
-        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["CLOUD66_API_URL"])),
+        api_token=dict(
+            type="str", required=True, no_log=True, fallback=(env_fallback, ["CLOUD66_API_TOKEN"])
+        ),
+        api_url=dict(
+            type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["CLOUD66_API_URL"])
+        ),
         account_id=dict(type="str", fallback=(env_fallback, ["CLOUD66_ACCOUNT_ID"])),
         validate_certs=dict(type="bool", default=True),
         api_timeout=dict(type="int", default=30),
@@ -54,8 +64,14 @@ def server_group_argument_spec() -> dict[str, dict[str, Any]]:
 
 
 SERVER_GROUP_RULES: dict[str, Any] = dict(
-    required_one_of=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
-    mutually_exclusive=[("stack_id", "stack_name"), ("server_group_id", "server_group_name", "server_group_type")],
+    required_one_of=[
+        ("stack_id", "stack_name"),
+        ("server_group_id", "server_group_name", "server_group_type"),
+    ],
+    mutually_exclusive=[
+        ("stack_id", "stack_name"),
+        ("server_group_id", "server_group_name", "server_group_type"),
+    ],
     required_by={"environment": "stack_name"},
 )
 
@@ -102,13 +118,19 @@ class Cloud66Module:
         self._group: DatabaseGroup | None = None
 
     @classmethod
-    def define_module(cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any) -> AnsibleModule:
+    def define_module(
+        cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any
+    ) -> AnsibleModule:
         """An AnsibleModule with the connection options, the server group options and the module's own."""
         spec = cloud66_argument_spec()
         spec.update(server_group_argument_spec())
         spec.update(argument_spec)
         for rule, entries in SERVER_GROUP_RULES.items():
-            kwargs[rule] = entries + kwargs.get(rule, []) if isinstance(entries, list) else dict(entries, **kwargs.get(rule, {}))
+            kwargs[rule] = (
+                entries + kwargs.get(rule, [])
+                if isinstance(entries, list)
+                else dict(entries, **kwargs.get(rule, {}))
+            )
         return AnsibleModule(argument_spec=spec, **kwargs)
 
     @property
@@ -131,11 +153,17 @@ class Cloud66Module:
         if self._group is None:
             stack_id = self.params["stack_id"]
             if stack_id is None:
-                stack_id = find_stack_id(self.client, self.params["stack_name"], self.params["environment"])
+                stack_id = find_stack_id(
+                    self.client, self.params["stack_name"], self.params["environment"]
+                )
             group_id = self.params["server_group_id"]
             if group_id is None:
-                group_id = find_server_group_id(self.client, stack_id, self.params["server_group_name"],
-                                                self.params["server_group_type"])
+                group_id = find_server_group_id(
+                    self.client,
+                    stack_id,
+                    self.params["server_group_name"],
+                    self.params["server_group_type"],
+                )
             self._group = DatabaseGroup(self.client, stack_id, group_id)
         return self._group
 
@@ -155,25 +183,38 @@ class Cloud66Module:
             return api_url_problem
         # Anything odd in the token besides the spaces around it is refused, unquoted.
         if not HEADER_SAFE.fullmatch(self.api_token):
-            return ("api_token must be printable ASCII without spaces or line breaks (its value is not shown). "
-                    "Check api_token or the CLOUD66_API_TOKEN environment variable.")
+            return (
+                "api_token must be printable ASCII without spaces or line breaks (its value is not shown). "
+                "Check api_token or the CLOUD66_API_TOKEN environment variable."
+            )
         if self.account_id is not None and not HEADER_SAFE.fullmatch(self.account_id):
-            return "account_id must be printable ASCII without spaces, got %r." % self.params["account_id"]
+            return (
+                "account_id must be printable ASCII without spaces, got %r."
+                % self.params["account_id"]
+            )
         for option in NAMING_OPTIONS:
             value = self.params.get(option)
             if value is not None and not value.strip():
                 return "%s must not be empty." % option
         if not 0 < self.params["api_timeout"] <= MAX_API_TIMEOUT:
-            return ("api_timeout must be a positive number of seconds, at most %d, got %d."
-                    % (MAX_API_TIMEOUT, self.params["api_timeout"]))
+            return "api_timeout must be a positive number of seconds, at most %d, got %d." % (
+                MAX_API_TIMEOUT,
+                self.params["api_timeout"],
+            )
         if not 0 <= self.params["api_retries"] <= MAX_RETRIES:
-            return "api_retries must be between 0 and %d, got %d." % (MAX_RETRIES, self.params["api_retries"])
+            return "api_retries must be between 0 and %d, got %d." % (
+                MAX_RETRIES,
+                self.params["api_retries"],
+            )
         wait_timeout = self.params.get("wait_timeout")
         if wait_timeout is not None:
             least = 1 if self.params.get("wait") else 0
             if not least <= wait_timeout <= MAX_WAIT_TIMEOUT:
-                return ("wait_timeout must be %s number of seconds, at most %d, got %d."
-                        % ("a positive" if least else "zero or a positive", MAX_WAIT_TIMEOUT, wait_timeout))
+                return "wait_timeout must be %s number of seconds, at most %d, got %d." % (
+                    "a positive" if least else "zero or a positive",
+                    MAX_WAIT_TIMEOUT,
+                    wait_timeout,
+                )
         return None
 
     def waiter(self, stack_id: str | int) -> ActionWaiter:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -15,8 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 # For each kind of record: (the name we document, the other spelling Cloud66 publishes).
-DATABASE_SPELLINGS = (("name", "database_name"), ("charset", "encoding"), ("created_at", "created_at_iso"),
-                      ("updated_at", "updated_at_iso"))
+DATABASE_SPELLINGS = (
+    ("name", "database_name"),
+    ("charset", "encoding"),
+    ("created_at", "created_at_iso"),
+    ("updated_at", "updated_at_iso"),
+)
 ACTION_SPELLINGS = (("action_type", "action"),)
 USER_SPELLINGS = (("created_at", "created_at_iso"), ("updated_at", "updated_at_iso"))
 PAGINATION_SPELLINGS = (("previous", "prev"),)
@@ -41,7 +44,9 @@ def database_record(raw: Any) -> dict[str, Any]:
 
 def database_names(record: dict[str, Any]) -> set[str]:
     """Every name a listed database answers to (both spellings, when Cloud66 sent both)."""
-    return set(name for name in (text(record.get("name")), text(record.get("database_name"))) if name)
+    return set(
+        name for name in (text(record.get("name")), text(record.get("database_name"))) if name
+    )
 
 
 def action_record(raw: Any) -> dict[str, Any]:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -24,21 +23,29 @@ def without_password(record: dict[str, Any] | None) -> dict[str, Any]:
     return dict((key, value) for key, value in (record or {}).items() if key not in SECRET_FIELDS)
 
 
-def user_warning(record: dict[str, Any], database_names: list[str] | None, user_type: str | None) -> str | None:
+def user_warning(
+    record: dict[str, Any], database_names: list[str] | None, user_type: str | None
+) -> str | None:
     """The warning for an existing user whose databases or type differ from the requested ones, or None.
 
     A user listed without ``databases`` or ``user_type`` (the model pages' shape) is not compared on that field.
     """
     differences = []
     current = record.get("databases")
-    if database_names is not None and isinstance(current, list) and sorted(database_names) != sorted(current):
+    if (
+        database_names is not None
+        and isinstance(current, list)
+        and sorted(database_names) != sorted(current)
+    ):
         differences.append("databases %s, not %s" % (sorted(current), sorted(database_names)))
     if user_type is not None and record.get("user_type") not in (None, user_type):
         differences.append("type %r, not %r" % (record.get("user_type"), user_type))
     if not differences:
         return None
-    return ("Database user %r already exists with %s. Cloud66 cannot change the databases or type of an existing user, "
-            "so nothing was changed." % (record.get("username"), " and ".join(differences)))
+    return (
+        "Database user %r already exists with %s. Cloud66 cannot change the databases or type of an existing user, "
+        "so nothing was changed." % (record.get("username"), " and ".join(differences))
+    )
 
 
 class UserGroup(GroupList):
@@ -48,8 +55,12 @@ class UserGroup(GroupList):
     noun = "database user"
     reader = staticmethod(user_record)
 
-    def find(self, username: str | None = None, uid: str | None = None,
-             params: dict[str, str] | None = None) -> dict[str, Any] | None:
+    def find(
+        self,
+        username: str | None = None,
+        uid: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         """The user with this uid (or else this username), or None; paging stops at the page that holds it."""
         key, value = ("uid", uid) if uid else ("username", username)
         for items in self._pages(self.path, params=params):
@@ -58,15 +69,18 @@ class UserGroup(GroupList):
                 return self.single(matches, key, value)
         return None
 
-    def _pages(self, path: str, newest_first: bool = False,
-               params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _pages(
+        self, path: str, newest_first: bool = False, params: dict[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         try:
             yield from super()._pages(path, newest_first, params)
         except Cloud66Error as exc:
             if exc.status == 403 and params == SHOW_PASSWORD:
-                exc.message = ("Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
-                               "the 'admin' scope and edit rights on stack %s. Cloud66 said: %s"
-                               % (self.stack_id, exc.description or "nothing more"))
+                exc.message = (
+                    "Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
+                    "the 'admin' scope and edit rights on stack %s. Cloud66 said: %s"
+                    % (self.stack_id, exc.description or "nothing more")
+                )
             raise
 
     def password(self, username: str) -> str | None:
@@ -74,33 +88,56 @@ class UserGroup(GroupList):
         record = self.find(username=username, params=SHOW_PASSWORD)
         return None if record is None else record.get("password")
 
-    def create(self, username: str, user_type: str,
-               database_ids: list[str] | None) -> tuple[dict[str, Any] | None, bool]:
+    def create(
+        self, username: str, user_type: str, database_ids: list[str] | None
+    ) -> tuple[dict[str, Any] | None, bool]:
         """Start creating a user. Returns (action, created), as DatabaseGroup.create does."""
-        body = {"username": username, "user_type": user_type, "database_ids": list(database_ids or [])}
-        return self._write(lambda: self.client.post(self.path, body), done_already=is_duplicate,
-                           took_effect=lambda: self._listed(username=username))
+        body = {
+            "username": username,
+            "user_type": user_type,
+            "database_ids": list(database_ids or []),
+        }
+        return self._write(
+            lambda: self.client.post(self.path, body),
+            done_already=is_duplicate,
+            took_effect=lambda: self._listed(username=username),
+        )
 
     def delete(self, uid: str) -> tuple[dict[str, Any] | None, bool]:
         """Start deleting a user. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
-        return self._write(lambda: self.client.delete(path), done_already=lambda exc: exc.status == 404,
-                           took_effect=lambda: self._delete_started(uid))
+        return self._write(
+            lambda: self.client.delete(path),
+            done_already=lambda exc: exc.status == 404,
+            took_effect=lambda: self._delete_started(uid),
+        )
 
     def regenerate_password(self, uid: str) -> tuple[dict[str, Any], bool]:
         """Start changing the user's password. Repeating it after a lost answer only changes the password again."""
         path = self.path + api_path(uid, "regenerate_password")
-        action, started = self._write(lambda: self.client.post(path, {}), done_already=lambda exc: exc.status == 404)
+        action, started = self._write(
+            lambda: self.client.post(path, {}), done_already=lambda exc: exc.status == 404
+        )
         if action is None and not started:
-            raise Cloud66Error("Database user %s is no longer in server group %s; nothing was changed."
-                               % (uid, self.server_group_id), status=404)
+            raise Cloud66Error(
+                "Database user %s is no longer in server group %s; nothing was changed."
+                % (uid, self.server_group_id),
+                status=404,
+            )
         return action or {}, True
 
-    def look(self, usernames: Iterable[str] = (), uids: Iterable[str] = (),
-             expected_total: int | None = None) -> tuple[dict[str, dict[str, Any]], set[str], bool]:
+    def look(
+        self,
+        usernames: Iterable[str] = (),
+        uids: Iterable[str] = (),
+        expected_total: int | None = None,
+    ) -> tuple[dict[str, dict[str, Any]], set[str], bool]:
         """One read of the whole list for users just created or deleted: (username -> record, the uids still listed,
         True). User lists are short, so every look reads them whole, whatever their count."""
         usernames, uids = set(usernames), set(uids)
         users = self.all()
-        return (dict((user["username"], user) for user in users if user.get("username") in usernames),
-                set(user["uid"] for user in users if user.get("uid") in uids), True)
+        return (
+            dict((user["username"], user) for user in users if user.get("username") in usernames),
+            set(user["uid"] for user in users if user.get("uid") in uids),
+            True,
+        )

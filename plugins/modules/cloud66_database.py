@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -27,8 +26,8 @@ options:
     description:
       - The name of the database.
       - Required with O(state=present). With O(state=absent), give O(name) or O(uid).
-      - Must not be empty and must be at most 63 ASCII characters without spaces, slashes, C(..), C(?), C(#), C(;) or C(%).
-        Cloud66 may refuse further names; its reason is shown then.
+      - Must not be empty and must be at most 63 ASCII characters without spaces, slashes,
+        C(..), C(?), C(#), C(;) or C(%). Cloud66 may refuse further names; its reason is shown then.
     type: str
     aliases: [database_name]
   uid:
@@ -146,12 +145,14 @@ action:
     finished_message: Completed successfully
 """
 
-from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem, users_warning
+from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
+    name_problem,
+    users_warning,
+)
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
 
 
 class Cloud66Database(Cloud66Module):
-
     def __init__(self, module):
         super().__init__(module)
         self.result.update(database={}, action={})
@@ -171,16 +172,25 @@ class Cloud66Database(Cloud66Module):
         record = group.find(name=self.params["name"])
         self._check_uid(record)
         if record:
-            warning = users_warning(record, group.requested_usernames(self.params["database_users"], self.params["database_user_ids"]))
+            warning = users_warning(
+                record,
+                group.requested_usernames(
+                    self.params["database_users"], self.params["database_user_ids"]
+                ),
+            )
             if warning:
                 self.module.warn(warning)
             self.result["database"] = record
             self.set_diff(record, record)
             return
-        user_ids = group.requested_user_ids(self.params["database_users"], self.params["database_user_ids"])
+        user_ids = group.requested_user_ids(
+            self.params["database_users"], self.params["database_user_ids"]
+        )
         if self.module._diff:
             # The record lists usernames, so the predicted record does too (database_user_ids are uids).
-            usernames = group.requested_usernames(self.params["database_users"], self.params["database_user_ids"])
+            usernames = group.requested_usernames(
+                self.params["database_users"], self.params["database_user_ids"]
+            )
             self.set_diff({}, {"name": self.params["name"], "users": usernames or []})
         if self.module.check_mode:
             self.result["changed"] = True
@@ -210,11 +220,15 @@ class Cloud66Database(Cloud66Module):
         if not (name and uid):
             return
         if record and (record.get("name") != name or record.get("uid") != uid):
-            self.fail("uid %s and name %r do not name the same database: Cloud66 lists %s as %r."
-                      % (uid, name, record.get("uid"), record.get("name")))
+            self.fail(
+                "uid %s and name %r do not name the same database: Cloud66 lists %s as %r."
+                % (uid, name, record.get("uid"), record.get("name"))
+            )
         if not record and self.params["state"] == "present":
-            self.fail("uid %s was given with name %r, but no database of that name exists; a new database gets its uid "
-                      "from Cloud66. Leave uid out to create it." % (uid, name))
+            self.fail(
+                "uid %s was given with name %r, but no database of that name exists; a new database gets its uid "
+                "from Cloud66. Leave uid out to create it." % (uid, name)
+            )
 
 
 def main():

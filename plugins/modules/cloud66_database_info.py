@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -101,12 +100,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._records import data
 
 
 class Cloud66DatabaseInfo(Cloud66Module):
-
     def gather(self):
         name, uid = self.params["name"], self.params["uid"]
         self.result["databases"] = [
-            record for record in self.database_group().all()
-            if (name is None or name in database_names(record)) and (uid is None or record.get("uid") == uid)
+            record
+            for record in self.database_group().all()
+            if (name is None or name in database_names(record))
+            and (uid is None or record.get("uid") == uid)
         ]
 
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -32,8 +31,8 @@ options:
   username:
     description:
       - The username of the database user.
-      - Must not be empty and must be at most 63 ASCII characters without spaces, slashes, C(..), C(?), C(#), C(;) or C(%).
-        Cloud66 may refuse further names; its reason is shown then.
+      - Must not be empty and must be at most 63 ASCII characters without spaces, slashes,
+        C(..), C(?), C(#), C(;) or C(%). Cloud66 may refuse further names; its reason is shown then.
     type: str
     required: true
   state:
@@ -173,11 +172,13 @@ password:
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
-from ansible_collections.cloud66.cloud.plugins.module_utils._users import user_warning, without_password
+from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
+    user_warning,
+    without_password,
+)
 
 
 class Cloud66DatabaseUser(Cloud66Module):
-
     def __init__(self, module):
         super().__init__(module)
         self.result.update(user={}, action={})
@@ -203,12 +204,20 @@ class Cloud66DatabaseUser(Cloud66Module):
             return
         database_ids = self._requested_ids(group)
         if self.module._diff:
-            self.set_diff({}, {"username": self.params["username"], "user_type": self.params["user_type"],
-                               "databases": self._requested_names(group) or []})
+            self.set_diff(
+                {},
+                {
+                    "username": self.params["username"],
+                    "user_type": self.params["user_type"],
+                    "databases": self._requested_names(group) or [],
+                },
+            )
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        action, acted = users.create(self.params["username"], self.params["user_type"], database_ids)
+        action, acted = users.create(
+            self.params["username"], self.params["user_type"], database_ids
+        )
         if self.follow(group, action, acted):
             record = users.wait_listed(self.params["username"], self.deadline)
             self.result["user"] = without_password(record)
@@ -258,19 +267,27 @@ class Cloud66DatabaseUser(Cloud66Module):
             return
         password = users.password(self.params["username"])
         if password is None:
-            self.fail("Cloud66 listed database user %r without a password although show_password was asked for."
-                      % self.params["username"])
+            self.fail(
+                "Cloud66 listed database user %r without a password although show_password was asked for."
+                % self.params["username"]
+            )
         self.result["password"] = password
 
     def _password_not_ready(self):
         if self.params["return_password"]:
-            self.module.warn("The password of %r is not returned: with wait=false it may still be in the making. Read it "
-                             "later with return_password." % self.params["username"])
+            self.module.warn(
+                "The password of %r is not returned: with wait=false it may still be in the making. Read it "
+                "later with return_password." % self.params["username"]
+            )
 
     def _requested_names(self, group):
         if self.params["databases"] is not None:
             return self.params["databases"]
-        return None if self.params["database_ids"] is None else group.names(self.params["database_ids"])
+        return (
+            None
+            if self.params["database_ids"] is None
+            else group.names(self.params["database_ids"])
+        )
 
     def _requested_ids(self, group):
         if self.params["databases"] is not None:

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -93,17 +92,21 @@ users:
 """
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
-from ansible_collections.cloud66.cloud.plugins.module_utils._users import SHOW_PASSWORD, without_password
+from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
+    SHOW_PASSWORD,
+    without_password,
+)
 
 
 class Cloud66DatabaseUserInfo(Cloud66Module):
-
     def gather(self):
         show = self.params["show_password"]
         username = self.params["username"]
         users = self.database_group().user_group.all(SHOW_PASSWORD if show else None)
         self.result["users"] = [
-            user if show else without_password(user) for user in users if username is None or user.get("username") == username
+            user if show else without_password(user)
+            for user in users
+            if username is None or user.get("username") == username
         ]
 
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -211,10 +210,16 @@ actions:
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import FAILED, action_outcome
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
-from ansible_collections.cloud66.cloud.plugins.module_utils._records import action_name
-from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem, users_warning
+from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
+    name_problem,
+    users_warning,
+)
 from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
-from ansible_collections.cloud66.cloud.plugins.module_utils._users import user_warning, without_password
+from ansible_collections.cloud66.cloud.plugins.module_utils._records import action_name
+from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
+    user_warning,
+    without_password,
+)
 
 
 class Plan:
@@ -245,7 +250,6 @@ class Plan:
 
 
 class Cloud66Databases(Cloud66Module):
-
     def __init__(self, module):
         super().__init__(module)
         self.result.update(databases=[], actions=[])
@@ -263,7 +267,10 @@ class Cloud66Databases(Cloud66Module):
             if item["name"] in seen:
                 return "Database %r is listed more than once in databases." % item["name"]
             if item["database_user_ids"] is not None and item["database_users"] is not None:
-                return "Database %r gives both database_user_ids and database_users; give one." % item["name"]
+                return (
+                    "Database %r gives both database_user_ids and database_users; give one."
+                    % item["name"]
+                )
             seen.add(item["name"])
         seen = set()
         for item in self.params["database_users"] or []:
@@ -271,9 +278,15 @@ class Cloud66Databases(Cloud66Module):
             if problem:
                 return "The username %r %s." % (item["username"], problem)
             if item["username"] in seen:
-                return "Database user %r is listed more than once in database_users." % item["username"]
+                return (
+                    "Database user %r is listed more than once in database_users."
+                    % item["username"]
+                )
             if item["databases"] is not None and item["database_ids"] is not None:
-                return "Database user %r gives both databases and database_ids; give one." % item["username"]
+                return (
+                    "Database user %r gives both databases and database_ids; give one."
+                    % item["username"]
+                )
             seen.add(item["username"])
         return None
 
@@ -301,8 +314,13 @@ class Cloud66Databases(Cloud66Module):
         wanted = set(self._items)
         wanted.update(name for item in user_items for name in item["databases"] or [])
         listed = group.named(wanted)
-        entries = [self._plan_database(group, item, listed.get(item["name"], [])) for item in self.params["databases"]]
-        new_databases = [entry for entry in entries if entry["changed"] and entry["state"] == "present"]
+        entries = [
+            self._plan_database(group, item, listed.get(item["name"], []))
+            for item in self.params["databases"]
+        ]
+        new_databases = [
+            entry for entry in entries if entry["changed"] and entry["state"] == "present"
+        ]
         users = [self._plan_user(group, item, listed, new_databases) for item in user_items]
         plan = Plan(entries, users, listed, self._grants(group, new_databases, users))
         self.result["databases"] = entries
@@ -319,7 +337,11 @@ class Cloud66Databases(Cloud66Module):
             entry["changed"] = False
         first = [user for user in plan.user_writes if user["phase"] == 1]
         self._start_users(group, first)
-        granted = [user for user in first if user["item"]["state"] == "present" and user["item"]["username"] in plan.grants]
+        granted = [
+            user
+            for user in first
+            if user["item"]["state"] == "present" and user["item"]["username"] in plan.grants
+        ]
         if granted:
             # New databases grant users made just now: they need the users' uids, which the user list gives.
             for username, record in self._wait_for_users(group, granted).items():
@@ -341,20 +363,37 @@ class Cloud66Databases(Cloud66Module):
         it. An entry whose action failed counts as unchanged."""
         if plan.started:
             self._wait_all_actions(group, plan)
-        unlisted = [entry for entry in plan.writes if entry not in plan.failed and entry not in plan.settled]
+        unlisted = [
+            entry for entry in plan.writes if entry not in plan.failed and entry not in plan.settled
+        ]
         if unlisted:
             self._wait_for_databases(group, unlisted, plan.before)
         plan.settled = unlisted + plan.settled
-        self._wait_for_users(group, [user for user in plan.user_writes if user["entry"] not in plan.failed])
+        self._wait_for_users(
+            group, [user for user in plan.user_writes if user["entry"] not in plan.failed]
+        )
 
     def settle(self, plan):
         """Complete the results once everything finished, and fail the task when an action failed."""
         self._note_grants(plan.settled, plan.user_entries)
         if plan.failed:
-            self.fail("%d of %d Cloud66 actions failed: %s" % (len(plan.failed), len(plan.started), "; ".join(
-                "%s %s (action %s): %s" % (action_name(entry["action"]), entry.get("name") or entry.get("username"),
-                                           entry["action"].get("id"), entry["action"].get("finished_message") or "no message given")
-                for entry in plan.failed)))
+            self.fail(
+                "%d of %d Cloud66 actions failed: %s"
+                % (
+                    len(plan.failed),
+                    len(plan.started),
+                    "; ".join(
+                        "%s %s (action %s): %s"
+                        % (
+                            action_name(entry["action"]),
+                            entry.get("name") or entry.get("username"),
+                            entry["action"].get("id"),
+                            entry["action"].get("finished_message") or "no message given",
+                        )
+                        for entry in plan.failed
+                    ),
+                )
+            )
 
     def _plan_user(self, group, item, listed, new_databases):
         """The plan of one user item: its result entry, whether it needs a write, its databases' uids, and its phase.
@@ -363,37 +402,72 @@ class Cloud66Databases(Cloud66Module):
         creates waits for them (phase 3), unless those databases grant it themselves: then it is made first and the
         databases grant it.
         """
-        record = dict((user.get("username"), user) for user in group.users()).get(item["username"], {})
+        record = dict((user.get("username"), user) for user in group.users()).get(
+            item["username"], {}
+        )
         if record and item["state"] == "present":
-            names = item["databases"] if item["database_ids"] is None else group.names(item["database_ids"])
+            names = (
+                item["databases"]
+                if item["database_ids"] is None
+                else group.names(item["database_ids"])
+            )
             if names is not None:
                 # Databases of this task that grant the user count as asked for from their side.
-                names = sorted(set(names) | set(database["name"] for database in self.params["databases"]
-                                                if database["state"] == "present" and item["username"] in (database["database_users"] or [])))
+                names = sorted(
+                    set(names)
+                    | set(
+                        database["name"]
+                        for database in self.params["databases"]
+                        if database["state"] == "present"
+                        and item["username"] in (database["database_users"] or [])
+                    )
+                )
             warning = user_warning(record, names, item["user_type"])
             if warning:
                 self.module.warn(warning)
         write = bool(record) != (item["state"] == "present")
-        plan = {"item": item, "write": write, "phase": 1, "ids": item["database_ids"] or [],
-                "entry": {"username": item["username"], "state": item["state"], "changed": write,
-                          "user": without_password(record), "action": {}}}
+        plan = {
+            "item": item,
+            "write": write,
+            "phase": 1,
+            "ids": item["database_ids"] or [],
+            "entry": {
+                "username": item["username"],
+                "state": item["state"],
+                "changed": write,
+                "user": without_password(record),
+                "action": {},
+            },
+        }
         if not (write and item["state"] == "present" and item["databases"]):
             return plan
         creating = dict((entry["name"], self._items[entry["name"]]) for entry in new_databases)
-        missing = [name for name in item["databases"] if name not in listed and name not in creating]
+        missing = [
+            name for name in item["databases"] if name not in listed and name not in creating
+        ]
         if missing:
-            self.fail("Database user %r asks for %s, which the server group does not list and this task does not create."
-                      % (item["username"], ", ".join(missing)))
+            self.fail(
+                "Database user %r asks for %s, which the server group does not list and this task does not create."
+                % (item["username"], ", ".join(missing))
+            )
         pending = [name for name in item["databases"] if name in creating]
-        granting = [name for name in pending if item["username"] in (creating[name]["database_users"] or [])]
+        granting = [
+            name for name in pending if item["username"] in (creating[name]["database_users"] or [])
+        ]
         if granting and granting != pending:
-            self.fail("Database user %r asks for the new databases %s, but only %s grant it. Cloud66 cannot add databases "
-                      "to a user or users to a database later, so let every new database the user needs grant it in its "
-                      "database_users." % (item["username"], ", ".join(pending), ", ".join(granting)))
+            self.fail(
+                "Database user %r asks for the new databases %s, but only %s grant it. Cloud66 cannot add databases "
+                "to a user or users to a database later, so let every new database the user needs grant it in its "
+                "database_users." % (item["username"], ", ".join(pending), ", ".join(granting))
+            )
         plan["phase"] = 3 if pending and not granting else 1
         if plan["phase"] == 1:
             # The new databases grant this user themselves; the user is created with the others.
-            plan["ids"] = [self._single(listed[name], name)["uid"] for name in item["databases"] if name not in pending]
+            plan["ids"] = [
+                self._single(listed[name], name)["uid"]
+                for name in item["databases"]
+                if name not in pending
+            ]
         return plan
 
     def _grants(self, group, new_databases, users):
@@ -401,18 +475,31 @@ class Cloud66Databases(Cloud66Module):
 
         Fails, before any write, on a username that is neither listed nor made by this run before the databases.
         """
-        granted = set(username for entry in new_databases for username in self._items[entry["name"]]["database_users"] or [])
+        granted = set(
+            username
+            for entry in new_databases
+            for username in self._items[entry["name"]]["database_users"] or []
+        )
         if not granted:
             return {}
         late = [user["item"]["username"] for user in users if user["write"] and user["phase"] == 3]
         for entry in new_databases:
-            too_late = [username for username in self._items[entry["name"]]["database_users"] or [] if username in late]
+            too_late = [
+                username
+                for username in self._items[entry["name"]]["database_users"] or []
+                if username in late
+            ]
             if too_late:
-                self.fail("Database %r grants %s, which asks for databases this task creates and so is made after the "
-                          "databases. Let those databases grant the user as well." % (entry["name"], ", ".join(too_late)))
-        first = set(self._new_usernames([user for user in users if user["write"] and user["phase"] == 1]))
+                self.fail(
+                    "Database %r grants %s, which asks for databases this task creates and so is made after the "
+                    "databases. Let those databases grant the user as well."
+                    % (entry["name"], ", ".join(too_late))
+                )
+        first = set(
+            self._new_usernames([user for user in users if user["write"] and user["phase"] == 1])
+        )
         listed = sorted(granted - first)
-        grants = dict(zip(listed, group.user_ids(listed)))
+        grants = dict(zip(listed, group.user_ids(listed), strict=False))
         grants.update((username, None) for username in granted & first)
         return grants
 
@@ -422,8 +509,10 @@ class Cloud66Databases(Cloud66Module):
 
     def _single(self, records, name):
         if len(records) > 1:
-            self.fail("Server group lists %d databases named %r (uids %s); refusing to pick one."
-                      % (len(records), name, ", ".join(str(record.get("uid", "?")) for record in records)))
+            self.fail(
+                "Server group lists %d databases named %r (uids %s); refusing to pick one."
+                % (len(records), name, ", ".join(str(record.get("uid", "?")) for record in records))
+            )
         return records[0]
 
     def _start_users(self, group, users):
@@ -433,7 +522,9 @@ class Cloud66Databases(Cloud66Module):
                 if item["state"] == "absent":
                     action, entry["changed"] = group.user_group.delete(entry["user"]["uid"])
                 else:
-                    action, entry["changed"] = group.user_group.create(item["username"], item["user_type"], user["ids"])
+                    action, entry["changed"] = group.user_group.create(
+                        item["username"], item["user_type"], user["ids"]
+                    )
             except Cloud66Error as exc:
                 exc.message = "Database user %r: %s" % (item["username"], exc.message)
                 raise
@@ -449,15 +540,23 @@ class Cloud66Databases(Cloud66Module):
             entry["database"] = records[entry["name"]]
             plan.settled.append(entry)
         for user in last:
-            user["ids"] = [records[name]["uid"] if name in records else self._single(plan.listed[name], name)["uid"]
-                           for name in user["item"]["databases"]]
+            user["ids"] = [
+                records[name]["uid"]
+                if name in records
+                else self._single(plan.listed[name], name)["uid"]
+                for name in user["item"]["databases"]
+            ]
         self._start_users(group, last)
 
     def _wait_for_actions(self, group, entries):
         """Wait for the actions of ``entries`` before a later step needs their result; a failed one fails the task."""
         started = [entry for entry in entries if entry["action"]]
         if started:
-            for entry, action in zip(started, self.waiter(group.stack_id).wait([entry["action"] for entry in started])):
+            for entry, action in zip(
+                started,
+                self.waiter(group.stack_id).wait([entry["action"] for entry in started]),
+                strict=False,
+            ):
                 entry["action"] = action
 
     def _wait_for_users(self, group, users):
@@ -468,8 +567,11 @@ class Cloud66Databases(Cloud66Module):
         deleted = [user["entry"] for user in users if user["entry"]["state"] == "absent"]
         if not users:
             return {}
-        records = group.user_group.wait_settled([entry["username"] for entry in created],
-                                                [entry["user"]["uid"] for entry in deleted], self.deadline)
+        records = group.user_group.wait_settled(
+            [entry["username"] for entry in created],
+            [entry["user"]["uid"] for entry in deleted],
+            self.deadline,
+        )
         for user in users:
             user["settled"] = True
             user["entry"]["user"] = without_password(records.get(user["entry"]["username"], {}))
@@ -477,7 +579,9 @@ class Cloud66Databases(Cloud66Module):
 
     def _note_grants(self, created, user_entries):
         """Users read before the databases that grant them were made list those databases too now."""
-        by_username = dict((entry["username"], entry["user"]) for entry in user_entries if entry["user"])
+        by_username = dict(
+            (entry["username"], entry["user"]) for entry in user_entries if entry["user"]
+        )
         for entry in [entry for entry in created if entry["state"] == "present"]:
             for username in self._items[entry["name"]]["database_users"] or []:
                 names = by_username.get(username, {}).get("databases")
@@ -487,7 +591,7 @@ class Cloud66Databases(Cloud66Module):
     def _wait_all_actions(self, group, plan):
         """Wait for every started action; the entries whose action failed go to ``plan.failed``."""
         finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
-        for entry, action in zip(plan.started, finished):
+        for entry, action in zip(plan.started, finished, strict=False):
             entry["action"] = action
         self.result["actions"] = finished
         plan.failed = [entry for entry in plan.started if action_outcome(entry["action"]) == FAILED]
@@ -500,7 +604,9 @@ class Cloud66Databases(Cloud66Module):
         """Wait until the database list shows what this run asked for, so that the next task sees it; created
         entries then carry their listed record."""
         created = [entry for entry in entries if entry["state"] == "present"]
-        deleted = [records_before[entry["name"]]["uid"] for entry in entries if entry["state"] == "absent"]
+        deleted = [
+            records_before[entry["name"]]["uid"] for entry in entries if entry["state"] == "absent"
+        ]
         listed = group.wait_settled([entry["name"] for entry in created], deleted, self.deadline)
         for entry in created:
             entry["database"] = listed[entry["name"]]
@@ -508,7 +614,7 @@ class Cloud66Databases(Cloud66Module):
     def timed_out(self, actions):
         if not actions:
             return
-        for entry, action in zip(self._plan.started if self._plan else [], actions):
+        for entry, action in zip(self._plan.started if self._plan else [], actions, strict=False):
             entry["action"] = action
         self.result["actions"] = actions
 
@@ -518,20 +624,39 @@ class Cloud66Databases(Cloud66Module):
             usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
             if usernames is not None:
                 # Users of this task that ask for the database grant it from their side.
-                usernames = sorted(set(usernames) | set(user["username"] for user in self.params["database_users"] or []
-                                                        if user["state"] == "present" and item["name"] in (user["databases"] or [])))
+                usernames = sorted(
+                    set(usernames)
+                    | set(
+                        user["username"]
+                        for user in self.params["database_users"] or []
+                        if user["state"] == "present" and item["name"] in (user["databases"] or [])
+                    )
+                )
             warning = users_warning(record, usernames)
             if warning:
                 self.module.warn(warning)
         changed = bool(record) != (item["state"] == "present")
-        return {"name": item["name"], "state": item["state"], "changed": changed, "database": record, "action": {}}
+        return {
+            "name": item["name"],
+            "state": item["state"],
+            "changed": changed,
+            "database": record,
+            "action": {},
+        }
 
     def _names(self, plan, before):
-        exists = [entry["name"] for entry in plan.entries if bool(entry["database"]) != (entry["changed"] and not before)]
+        exists = [
+            entry["name"]
+            for entry in plan.entries
+            if bool(entry["database"]) != (entry["changed"] and not before)
+        ]
         names = {"databases": sorted(exists)}
         if self.params["database_users"] is not None:
-            names["database_users"] = sorted(entry["username"] for entry in plan.user_entries
-                                             if bool(entry["user"]) != (entry["changed"] and not before))
+            names["database_users"] = sorted(
+                entry["username"]
+                for entry in plan.user_entries
+                if bool(entry["user"]) != (entry["changed"] and not before)
+            )
         return names
 
     @staticmethod
@@ -548,19 +673,28 @@ class Cloud66Databases(Cloud66Module):
 def main():
     module = Cloud66Databases.define_module(
         dict(
-            databases=dict(type="list", elements="dict", required=True, options=dict(
-                name=dict(type="str", required=True),
-                state=dict(type="str", default="present", choices=["present", "absent"]),
-                database_user_ids=dict(type="list", elements="str"),
-                database_users=dict(type="list", elements="str"),
-            )),
-            database_users=dict(type="list", elements="dict", options=dict(
-                username=dict(type="str", required=True),
-                state=dict(type="str", default="present", choices=["present", "absent"]),
-                user_type=dict(type="str", default="application"),
-                databases=dict(type="list", elements="str"),
-                database_ids=dict(type="list", elements="str"),
-            )),
+            databases=dict(
+                type="list",
+                elements="dict",
+                required=True,
+                options=dict(
+                    name=dict(type="str", required=True),
+                    state=dict(type="str", default="present", choices=["present", "absent"]),
+                    database_user_ids=dict(type="list", elements="str"),
+                    database_users=dict(type="list", elements="str"),
+                ),
+            ),
+            database_users=dict(
+                type="list",
+                elements="dict",
+                options=dict(
+                    username=dict(type="str", required=True),
+                    state=dict(type="str", default="present", choices=["present", "absent"]),
+                    user_type=dict(type="str", default="application"),
+                    databases=dict(type="list", elements="str"),
+                    database_ids=dict(type="list", elements="str"),
+                ),
+            ),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
         ),

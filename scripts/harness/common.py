@@ -20,9 +20,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import nox
 
@@ -57,7 +57,9 @@ def find_python(version: str) -> str:
     """The path of a working Python ``version`` (X.Y): on PATH, else one of pyenv's."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     candidates = [shutil.which(f"python{version}")]
-    candidates += sorted(str(path) for path in pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    candidates += sorted(
+        str(path) for path in pyenv_root.glob(f"versions/{version}.*/bin/python{version}")
+    )
     candidates.append(sys.executable)
     for candidate in filter(None, candidates):
         check = subprocess.run(
@@ -171,8 +173,16 @@ def prepare_pip_bootstrap(session: nox.Session, tree: Path, python: str) -> None
     env = ansible_test_env(tree)
     with session.chdir(tree):
         output = session.run(
-            "ansible-test", "sanity", "--venv", "--test", "shebang", "--python", python,
-            env=env, silent=True, success_codes=range(256),
+            "ansible-test",
+            "sanity",
+            "--venv",
+            "--test",
+            "shebang",
+            "--python",
+            python,
+            env=env,
+            silent=True,
+            success_codes=range(256),
         )
     match = BOOTSTRAP_PATH.search(output or "")
     if not match:
@@ -184,7 +194,9 @@ def prepare_pip_bootstrap(session: nox.Session, tree: Path, python: str) -> None
     session.log(f"pip bootstrap stand-in installed at {target}")
 
 
-def ansible_test(session: nox.Session, tree: Path, *args: str, env: dict[str, str] | None = None) -> None:
+def ansible_test(
+    session: nox.Session, tree: Path, *args: str, env: dict[str, str] | None = None
+) -> None:
     """Run ansible-test in the tree; its reports are copied to tests/output/<session> afterwards."""
     try:
         with session.chdir(tree):
@@ -231,13 +243,17 @@ def simulator(session: nox.Session, *args: str, source: Path = ROOT) -> Iterator
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                session.error(f"the simulator exited during start-up; its output:\n{log.read_text()}")
+                session.error(
+                    f"the simulator exited during start-up; its output:\n{log.read_text()}"
+                )
             port = port_file.read_text().strip() if port_file.exists() else ""
             control_url = f"http://127.0.0.1:{port}/_sim"
             if port.isdigit() and _healthy(control_url):
                 break
             if time.monotonic() > deadline:
-                session.error(f"the simulator did not answer within 30 s; its output:\n{log.read_text()}")
+                session.error(
+                    f"the simulator did not answer within 30 s; its output:\n{log.read_text()}"
+                )
             time.sleep(0.2)
         running = Simulator(f"http://127.0.0.1:{port}/api/3", control_url, log)
         session.log(f"simulator (pid {process.pid}) ready at {running.api_url}")

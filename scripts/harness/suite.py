@@ -21,7 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LANES = {
     "main": ["simulator", "sanity-2.19", "units-2.19", "integration-2.19"],
     "oldest": ["sanity-2.16", "units-2.16", "integration-2.16", "model"],
-    "newest": ["sanity-2.21", "units-2.21", "integration-2.21", "docs", "changelog", "lint", "ee", "galaxy", "bench"],
+    "newest": [
+        "sanity-2.21",
+        "units-2.21",
+        "integration-2.21",
+        "docs",
+        "changelog",
+        "lint",
+        "ee",
+        "galaxy",
+        "bench",
+    ],
 }
 
 
@@ -31,7 +41,11 @@ def nox(*args: str) -> list[str]:
 
 def default_sessions() -> set[str]:
     listed = subprocess.run(nox("--list", "--json"), capture_output=True, text=True, check=True)
-    return {entry["session"] for entry in json.loads(listed.stdout) if entry.get("call_spec") is not None}
+    return {
+        entry["session"]
+        for entry in json.loads(listed.stdout)
+        if entry.get("call_spec") is not None
+    }
 
 
 def check_lanes() -> None:
@@ -57,12 +71,16 @@ def main() -> int:
         log = logs / f"{lane}.log"
         with log.open("wb") as output:
             background[lane] = (
-                subprocess.Popen(nox("-s", *sessions), stdout=output, stderr=subprocess.STDOUT, cwd=ROOT),
+                subprocess.Popen(
+                    nox("-s", *sessions), stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
+                ),
                 log,
             )
         print(f"[suite] lane {lane} started in the background: {' '.join(sessions)}", flush=True)
     first_lane, first_sessions = next(iter(LANES.items()))
-    results = {first_lane: subprocess.run(nox("-s", *first_sessions), cwd=ROOT, check=False).returncode}
+    results = {
+        first_lane: subprocess.run(nox("-s", *first_sessions), cwd=ROOT, check=False).returncode
+    }
     for lane, (process, log) in background.items():
         results[lane] = process.wait()
         print(f"\n{'=' * 78}\n== lane {lane} (ran in the background)\n{'=' * 78}", flush=True)

@@ -69,14 +69,19 @@ def page_of(position):
 
 # --- the simulator's control API --------------------------------------------------------------------------------
 
+
 class Sim:
     def __init__(self, control_url):
         self.control_url = control_url.rstrip("/")
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.control_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.control_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read().decode("utf-8"))
 
@@ -98,16 +103,36 @@ def fixture(sizes):
     return {
         "accounts": [{"id": 1, "name": "Benchmark"}],
         "tokens": [{"token": TOKEN, "name": "bench", "scopes": ["public", "admin"]}],
-        "stacks": [{
-            "uid": STACK_ID, "name": "bench", "environment": "production", "account": 1,
-            "server_groups": [
-                {"id": ENSURE_GROUP, "name": "bench-mysql", "type": "mysql",
-                 "database_users": [{"username": USERS[0]}, {"username": USERS[1], "user_type": "readonly"}],
-                 "generate": {"prefix": "bench_", "count": sizes["group_size"], "users": GRANTED}},
-                {"id": INFO_GROUP, "name": "bench-postgresql", "type": "postgresql",
-                 "generate": {"prefix": "info_", "count": sizes["info_size"]}},
-            ],
-        }],
+        "stacks": [
+            {
+                "uid": STACK_ID,
+                "name": "bench",
+                "environment": "production",
+                "account": 1,
+                "server_groups": [
+                    {
+                        "id": ENSURE_GROUP,
+                        "name": "bench-mysql",
+                        "type": "mysql",
+                        "database_users": [
+                            {"username": USERS[0]},
+                            {"username": USERS[1], "user_type": "readonly"},
+                        ],
+                        "generate": {
+                            "prefix": "bench_",
+                            "count": sizes["group_size"],
+                            "users": GRANTED,
+                        },
+                    },
+                    {
+                        "id": INFO_GROUP,
+                        "name": "bench-postgresql",
+                        "type": "postgresql",
+                        "generate": {"prefix": "info_", "count": sizes["info_size"]},
+                    },
+                ],
+            }
+        ],
     }
 
 
@@ -123,6 +148,7 @@ def classify(entry):
 
 
 # --- scenarios ----------------------------------------------------------------------------------------------------
+
 
 class Scenario:
     """One job, its theoretical minimum and how to check that a way did it."""
@@ -167,26 +193,50 @@ class Ensure(Scenario):
         for index, name in enumerate(self.new):
             names.insert(min(len(names), (index + 1) * (wanted // max(missing, 1)) - 1), name)
         self.names = names
-        self.title = ("Scenario 1: ensure %d databases (%d missing) in a group of %d, %g s per action, list lag %g s"
-                      % (wanted, missing, size, config["action_seconds"], config["list_lag_seconds"]))
+        self.title = (
+            "Scenario 1: ensure %d databases (%d missing) in a group of %d, %g s per action, list lag %g s"
+            % (wanted, missing, size, config["action_seconds"], config["list_lag_seconds"])
+        )
 
     def minimum(self):
         size, missing = self.sizes["group_size"], self.sizes["missing"]
         if missing == 0:
             scan = page_of(max(self.positions))
-            return scan, ["%d list page%s (up to the page of the last requested name)" % (scan, plural(scan))]
+            return scan, [
+                "%d list page%s (up to the page of the last requested name)" % (scan, plural(scan))
+            ]
         parts = [
-            (pages(size), "%d list page%s: ceil(%d/%d), every page, since a missing name is only known missing once "
-                          "every page was read" % (pages(size), plural(pages(size)), size, PER_PAGE)),
-            (pages(len(USERS)), "%d database-users page%s: ceil(%d/%d), usernames to uids for the creates"
-             % (pages(len(USERS)), plural(pages(len(USERS))), len(USERS), PER_PAGE)),
-            (missing, "%d POST%s, one per missing database (no batch create)" % (missing, plural(missing))),
-            (pages(missing), "%d action poll%s: ceil(%d/%d), the stack's action list (newest first, %d a page) read "
-                             "once after the last action finished"
-             % (pages(missing), plural(pages(missing)), missing, PER_PAGE, PER_PAGE)),
-            (len(self.new_pages()), "%d list page%s read once the actions finished, so that the next task sees the new "
-                                    "databases: page 1 (for the page count) and the last page%s, where Cloud66 lists them"
-             % (len(self.new_pages()), plural(len(self.new_pages())), plural(len(self.new_pages()) - 1))),
+            (
+                pages(size),
+                "%d list page%s: ceil(%d/%d), every page, since a missing name is only known missing once "
+                "every page was read" % (pages(size), plural(pages(size)), size, PER_PAGE),
+            ),
+            (
+                pages(len(USERS)),
+                "%d database-users page%s: ceil(%d/%d), usernames to uids for the creates"
+                % (pages(len(USERS)), plural(pages(len(USERS))), len(USERS), PER_PAGE),
+            ),
+            (
+                missing,
+                "%d POST%s, one per missing database (no batch create)"
+                % (missing, plural(missing)),
+            ),
+            (
+                pages(missing),
+                "%d action poll%s: ceil(%d/%d), the stack's action list (newest first, %d a page) read "
+                "once after the last action finished"
+                % (pages(missing), plural(pages(missing)), missing, PER_PAGE, PER_PAGE),
+            ),
+            (
+                len(self.new_pages()),
+                "%d list page%s read once the actions finished, so that the next task sees the new "
+                "databases: page 1 (for the page count) and the last page%s, where Cloud66 lists them"
+                % (
+                    len(self.new_pages()),
+                    plural(len(self.new_pages())),
+                    plural(len(self.new_pages()) - 1),
+                ),
+            ),
         ]
         return sum(part[0] for part in parts), [part[1] for part in parts]
 
@@ -218,7 +268,10 @@ class Ensure(Scenario):
         return {"a": "ensure_role.yml", "b": "ensure_loop.yml", "c": "ensure_uri.yml"}[way]
 
     def extra_vars(self, way):
-        return {"bench_server_group_id": str(ENSURE_GROUP), "bench_databases": ensure_items(self.names)}
+        return {
+            "bench_server_group_id": str(ENSURE_GROUP),
+            "bench_databases": ensure_items(self.names),
+        }
 
     def check(self, way, log, state):
         problems = []
@@ -231,7 +284,10 @@ class Ensure(Scenario):
             problems.append("databases missing afterwards: %s" % ", ".join(absent))
         posts = [entry for entry in log if entry["method"] == "POST"]
         if sorted(entry["body"]["database_name"] for entry in posts) != sorted(self.new):
-            problems.append("expected one POST for each of %d missing databases, saw %d" % (len(self.new), len(posts)))
+            problems.append(
+                "expected one POST for each of %d missing databases, saw %d"
+                % (len(self.new), len(posts))
+            )
         unfinished = [action for action in state["actions"] if action.get("status") != "completed"]
         if unfinished:
             problems.append("%d actions not completed when the run ended" % len(unfinished))
@@ -250,20 +306,30 @@ class Info(Scenario):
 
     def minimum(self):
         size = self.sizes["info_size"]
-        return pages(size), ["%d list page%s: ceil(%d/%d), one request per page" % (pages(size), plural(pages(size)), size, PER_PAGE)]
+        return pages(size), [
+            "%d list page%s: ceil(%d/%d), one request per page"
+            % (pages(size), plural(pages(size)), size, PER_PAGE)
+        ]
 
     def playbook(self, way):
         return {"a": "info_module.yml", "c": "info_uri.yml"}[way]
 
     def extra_vars(self, way):
-        return {"bench_server_group_id": str(INFO_GROUP), "bench_expected_total": self.sizes["info_size"]}
+        return {
+            "bench_server_group_id": str(INFO_GROUP),
+            "bench_expected_total": self.sizes["info_size"],
+        }
 
     def check(self, way, log, state):
         expected = list(range(1, pages(self.sizes["info_size"]) + 1))
         seen = sorted(int(entry["query"].get("page", "1")) for entry in log)
-        if seen != expected or any(entry["method"] != "GET" or classify(entry) != "list" for entry in log):
-            return ["expected exactly one GET per list page 1..%d, saw %d requests (pages %s)"
-                    % (expected[-1], len(log), _ranges(seen))]
+        if seen != expected or any(
+            entry["method"] != "GET" or classify(entry) != "list" for entry in log
+        ):
+            return [
+                "expected exactly one GET per list page 1..%d, saw %d requests (pages %s)"
+                % (expected[-1], len(log), _ranges(seen))
+            ]
         return []
 
 
@@ -276,24 +342,34 @@ class NoOp(Scenario):
         super().__init__(sizes, config)
         self.position = max(1, (sizes["group_size"] + 1) // 2)
         self.name = "bench_%04d" % self.position
-        self.title = ("Scenario 3: idempotent no-op, ensure 1 existing database (%s, list page %d of %d)"
-                      % (self.name, page_of(self.position), pages(sizes["group_size"])))
+        self.title = (
+            "Scenario 3: idempotent no-op, ensure 1 existing database (%s, list page %d of %d)"
+            % (self.name, page_of(self.position), pages(sizes["group_size"]))
+        )
 
     def minimum(self):
         scan = page_of(self.position)
-        return scan, ["%d list page%s: pages 1..%d, up to the page that shows the name (no name filter in the API)"
-                      % (scan, plural(scan), scan)]
+        return scan, [
+            "%d list page%s: pages 1..%d, up to the page that shows the name (no name filter in the API)"
+            % (scan, plural(scan), scan)
+        ]
 
     def playbook(self, way):
         return {"a": "ensure_role.yml", "b": "ensure_loop.yml", "c": "ensure_uri.yml"}[way]
 
     def extra_vars(self, way):
-        return {"bench_server_group_id": str(ENSURE_GROUP), "bench_databases": ensure_items([self.name])}
+        return {
+            "bench_server_group_id": str(ENSURE_GROUP),
+            "bench_databases": ensure_items([self.name]),
+        }
 
     def check(self, way, log, state):
         writes = [entry for entry in log if entry["method"] != "GET"]
         if writes or state["actions"]:
-            return ["a no-op sent %d write requests and started %d actions" % (len(writes), len(state["actions"]))]
+            return [
+                "a no-op sent %d write requests and started %d actions"
+                % (len(writes), len(state["actions"]))
+            ]
         return []
 
 
@@ -307,24 +383,47 @@ class Users(Scenario):
     def __init__(self, sizes, config):
         super().__init__(sizes, config)
         count = sizes["new_users"]
-        self.databases = ["bench_app_%02d" % number for number in range(1, sizes["new_databases"] + 1)]
+        self.databases = [
+            "bench_app_%02d" % number for number in range(1, sizes["new_databases"] + 1)
+        ]
         self.usernames = ["bench_user_%02d" % number for number in range(1, count + 1)]
         existing = "bench_%04d" % max(1, sizes["group_size"] // 2)
-        self.users = [{"username": username,
-                       "databases": [existing] if index % 2 else [self.databases[index // 2 % len(self.databases)]]}
-                      for index, username in enumerate(self.usernames)]
+        self.users = [
+            {
+                "username": username,
+                "databases": [existing]
+                if index % 2
+                else [self.databases[index // 2 % len(self.databases)]],
+            }
+            for index, username in enumerate(self.usernames)
+        ]
         self.users[0]["databases"] = list(self.databases)
-        self.title = ("Scenario 4: provision %d databases and %d users (half of them on the new databases) in a group "
-                      "of %d, %g s per action, list lag %g s"
-                      % (len(self.databases), count, sizes["group_size"], config["action_seconds"], config["list_lag_seconds"]))
+        self.title = (
+            "Scenario 4: provision %d databases and %d users (half of them on the new databases) in a group "
+            "of %d, %g s per action, list lag %g s"
+            % (
+                len(self.databases),
+                count,
+                sizes["group_size"],
+                config["action_seconds"],
+                config["list_lag_seconds"],
+            )
+        )
 
     def minimum(self):
         size, writes = self.sizes["group_size"], len(self.databases) + len(self.usernames)
         parts = [
-            (pages(size), "%d list page%s: every page, the new names are missing" % (pages(size), plural(pages(size)))),
+            (
+                pages(size),
+                "%d list page%s: every page, the new names are missing"
+                % (pages(size), plural(pages(size))),
+            ),
             (1, "1 database-users page: the users that exist"),
             (writes, "%d POSTs, one per database and user" % writes),
-            (2, "2 action polls: the user that the databases grant, then the databases the other users need"),
+            (
+                2,
+                "2 action polls: the user that the databases grant, then the databases the other users need",
+            ),
             (2, "2 list pages (the first and the last) for the uids of the new databases"),
             (1, "1 database-users page for the uid of the user the databases grant"),
             (1, "1 action poll for the last users"),
@@ -335,17 +434,31 @@ class Users(Scenario):
         return {"a": "users_role.yml", "b": "users_loop.yml"}[way]
 
     def extra_vars(self, way):
-        databases = [{"name": name, "database_users": [self.usernames[0]]} for name in self.databases]
-        return {"bench_server_group_id": str(ENSURE_GROUP), "bench_databases": databases, "bench_users": self.users}
+        databases = [
+            {"name": name, "database_users": [self.usernames[0]]} for name in self.databases
+        ]
+        return {
+            "bench_server_group_id": str(ENSURE_GROUP),
+            "bench_databases": databases,
+            "bench_users": self.users,
+        }
 
     def check(self, way, log, state):
         problems = []
         group = [group for group in state["groups"] if group["server_group_id"] == ENSURE_GROUP][0]
         users = dict((user["username"], user) for user in group["database_users"])
         for wanted in self.users:
-            if sorted(users.get(wanted["username"], {}).get("databases", [])) != sorted(wanted["databases"]):
-                problems.append("user %s has databases %s, not %s" % (wanted["username"], users.get(
-                    wanted["username"], {}).get("databases"), wanted["databases"]))
+            if sorted(users.get(wanted["username"], {}).get("databases", [])) != sorted(
+                wanted["databases"]
+            ):
+                problems.append(
+                    "user %s has databases %s, not %s"
+                    % (
+                        wanted["username"],
+                        users.get(wanted["username"], {}).get("databases"),
+                        wanted["databases"],
+                    )
+                )
         posts = [entry for entry in log if entry["method"] == "POST"]
         if len(posts) != len(self.databases) + len(self.users):
             problems.append("expected one POST per database and user, saw %d" % len(posts))
@@ -368,6 +481,7 @@ def _ranges(numbers):
 
 # --- running one way ----------------------------------------------------------------------------------------------
 
+
 class Runner:
     def __init__(self, args, sim, fixture_data, logdir):
         self.args = args
@@ -375,31 +489,49 @@ class Runner:
         self.fixture = fixture_data
         self.logdir = logdir
         self.env = dict(os.environ)
-        self.env.update({
-            "ANSIBLE_COLLECTIONS_PATH": args.collections_path,
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "ANSIBLE_NOCOLOR": "1",
-            "CLOUD66_API_URL": args.api_url,
-            "CLOUD66_API_TOKEN": TOKEN,
-        })
+        self.env.update(
+            {
+                "ANSIBLE_COLLECTIONS_PATH": args.collections_path,
+                "ANSIBLE_LOCALHOST_WARNING": "false",
+                "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+                "ANSIBLE_RETRY_FILES_ENABLED": "false",
+                "ANSIBLE_NOCOLOR": "1",
+                "CLOUD66_API_URL": args.api_url,
+                "CLOUD66_API_TOKEN": TOKEN,
+            }
+        )
         self.env.pop("CLOUD66_ACCOUNT_ID", None)
 
     def run(self, scenario, way):
         self.sim.reset(self.fixture)
-        extra = {"bench_api_url": self.args.api_url, "bench_api_token": TOKEN, "bench_stack_id": STACK_ID,
-                 "bench_uri_delay": self.args.uri_delay}
+        extra = {
+            "bench_api_url": self.args.api_url,
+            "bench_api_token": TOKEN,
+            "bench_stack_id": STACK_ID,
+            "bench_uri_delay": self.args.uri_delay,
+        }
         extra.update(scenario.extra_vars(way))
         stem = os.path.join(self.logdir, "%s-%s" % (scenario.key, way))
         with open(stem + ".vars.json", "w", encoding="utf-8") as handle:
             json.dump(extra, handle)
-        command = ["ansible-playbook", os.path.join(PLAYBOOKS, scenario.playbook(way)), "-e", "@" + stem + ".vars.json"]
+        command = [
+            "ansible-playbook",
+            os.path.join(PLAYBOOKS, scenario.playbook(way)),
+            "-e",
+            "@" + stem + ".vars.json",
+        ]
         started = time.monotonic()
         with open(stem + ".log", "w", encoding="utf-8") as output:
             try:
-                completed = subprocess.run(command, env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=False,
-                                           timeout=self.args.way_timeout)
+                completed = subprocess.run(
+                    command,
+                    env=self.env,
+                    cwd=ROOT,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                    timeout=self.args.way_timeout,
+                )
                 returncode = completed.returncode
             except subprocess.TimeoutExpired:
                 returncode = "timeout after %d s" % self.args.way_timeout
@@ -408,22 +540,36 @@ class Runner:
         state = self.sim.state()
         with open(stem + ".requests.json", "w", encoding="utf-8") as handle:
             json.dump(log, handle, indent=1)
-        problems = [] if returncode == 0 else ["ansible-playbook failed (%s); see %s.log" % (returncode, stem)]
+        problems = (
+            []
+            if returncode == 0
+            else ["ansible-playbook failed (%s); see %s.log" % (returncode, stem)]
+        )
         if returncode == 0:
             problems += scenario.check(way, log, state)
             refused = [entry for entry in log if not 200 <= (entry["status"] or 0) < 300]
             if refused:
-                problems.append("%d requests were not answered 2xx (statuses %s)"
-                                % (len(refused), sorted(set(str(entry["status"]) for entry in refused))))
+                problems.append(
+                    "%d requests were not answered 2xx (statuses %s)"
+                    % (len(refused), sorted(set(str(entry["status"]) for entry in refused)))
+                )
         counts = dict((kind, 0) for kind in KINDS)
         for entry in log:
             counts[classify(entry)] += 1
         span = (log[-1]["time"] - log[0]["time"]) if log else 0.0
-        return {"way": way, "requests": len(log), "counts": counts, "wall": wall, "api_span": span,
-                "problems": problems, "log_file": stem + ".log"}
+        return {
+            "way": way,
+            "requests": len(log),
+            "counts": counts,
+            "wall": wall,
+            "api_span": span,
+            "problems": problems,
+            "log_file": stem + ".log",
+        }
 
 
 # --- the report ---------------------------------------------------------------------------------------------------
+
 
 def ratio(numerator, denominator):
     return numerator / denominator if denominator else float("inf")
@@ -433,25 +579,57 @@ def print_scenario(scenario, minimum, notes, results):
     print()
     print("=" * 112)
     print(scenario.title)
-    print("  theoretical minimum: %d requests = %s" % (minimum, " + ".join(str(note.split(" ", 1)[0]) for note in notes)))
+    print(
+        "  theoretical minimum: %d requests = %s"
+        % (minimum, " + ".join(str(note.split(" ", 1)[0]) for note in notes))
+    )
     for note in notes:
         print("    %s" % note)
     print()
-    header = ("way", "requests", "list", "users", "writes", "polls", "other", "wall s", "API s", "/minimum")
+    header = (
+        "way",
+        "requests",
+        "list",
+        "users",
+        "writes",
+        "polls",
+        "other",
+        "wall s",
+        "API s",
+        "/minimum",
+    )
     print("  %-34s %8s %6s %6s %6s %6s %6s %8s %8s %9s" % header)
     for result in results:
         counts = result["counts"]
-        print("  %-34s %8d %6d %6d %6d %6d %6d %8.1f %8.1f %8.2fx" % (
-            scenario.ways[result["way"]], result["requests"], counts["list"], counts["users"], counts["writes"],
-            counts["polls"], counts["other"], result["wall"], result["api_span"], ratio(result["requests"], minimum)))
+        print(
+            "  %-34s %8d %6d %6d %6d %6d %6d %8.1f %8.1f %8.2fx"
+            % (
+                scenario.ways[result["way"]],
+                result["requests"],
+                counts["list"],
+                counts["users"],
+                counts["writes"],
+                counts["polls"],
+                counts["other"],
+                result["wall"],
+                result["api_span"],
+                ratio(result["requests"], minimum),
+            )
+        )
     by_way = dict((result["way"], result) for result in results)
     if "a" in by_way:
         base = by_way["a"]
         for way in ("b", "c"):
             if way in by_way:
                 other = by_way[way]
-                print("  %s/(a): requests %.1fx, wall time %.1fx" % (
-                    "(%s)" % way, ratio(other["requests"], base["requests"]), ratio(other["wall"], base["wall"])))
+                print(
+                    "  %s/(a): requests %.1fx, wall time %.1fx"
+                    % (
+                        "(%s)" % way,
+                        ratio(other["requests"], base["requests"]),
+                        ratio(other["wall"], base["wall"]),
+                    )
+                )
     for result in results:
         for problem in result["problems"]:
             print("  PROBLEM %s: %s" % (scenario.ways[result["way"]], problem))
@@ -463,80 +641,175 @@ def targets(args, scenarios, minimums, results):
     ensure = results.get("ensure")
     if ensure and "a" in ensure:
         role, minimum = ensure["a"], minimums["ensure"]
-        checks.append(("ensure: role requests within 1.5x of the minimum",
-                       role["requests"] <= 1.5 * minimum, "%d <= 1.5 x %d = %g" % (role["requests"], minimum, 1.5 * minimum)))
+        checks.append(
+            (
+                "ensure: role requests within 1.5x of the minimum",
+                role["requests"] <= 1.5 * minimum,
+                "%d <= 1.5 x %d = %g" % (role["requests"], minimum, 1.5 * minimum),
+            )
+        )
     if ensure and {"a", "b"} <= set(ensure):
         role, loop = ensure["a"], ensure["b"]
-        checks.append(("ensure: role sends at least 5x fewer requests than (b)",
-                       5 * role["requests"] <= loop["requests"],
-                       "(b) %d / (a) %d = %.1fx" % (loop["requests"], role["requests"], ratio(loop["requests"], role["requests"]))))
+        checks.append(
+            (
+                "ensure: role sends at least 5x fewer requests than (b)",
+                5 * role["requests"] <= loop["requests"],
+                "(b) %d / (a) %d = %.1fx"
+                % (loop["requests"], role["requests"], ratio(loop["requests"], role["requests"])),
+            )
+        )
         per_create = scenarios["ensure"].per_create(loop)
-        checks.append(("ensure: (b) spends at most 10 requests per create",
-                       per_create <= 10 if not args.smoke else None,
-                       "%.1f requests: POST, action polls and list reads until the list shows it%s"
-                       % (per_create, " (not enforced in --smoke)" if args.smoke else "")))
+        checks.append(
+            (
+                "ensure: (b) spends at most 10 requests per create",
+                per_create <= 10 if not args.smoke else None,
+                "%.1f requests: POST, action polls and list reads until the list shows it%s"
+                % (per_create, " (not enforced in --smoke)" if args.smoke else ""),
+            )
+        )
         wall_ok = role["wall"] <= 0.5 * loop["wall"]
-        checks.append(("ensure: role wall time at most half of (b)'s",
-                       wall_ok if not args.smoke else None,
-                       "(a) %.1f s vs (b) %.1f s = %.2fx%s" % (role["wall"], loop["wall"], ratio(role["wall"], loop["wall"]),
-                                                               " (not enforced in --smoke)" if args.smoke else "")))
+        checks.append(
+            (
+                "ensure: role wall time at most half of (b)'s",
+                wall_ok if not args.smoke else None,
+                "(a) %.1f s vs (b) %.1f s = %.2fx%s"
+                % (
+                    role["wall"],
+                    loop["wall"],
+                    ratio(role["wall"], loop["wall"]),
+                    " (not enforced in --smoke)" if args.smoke else "",
+                ),
+            )
+        )
     info = results.get("info")
     if info and "a" in info:
         expected = pages(scenarios["info"].sizes["info_size"])
         module = info["a"]
-        checks.append(("info: %d databases in exactly one request per page" % scenarios["info"].sizes["info_size"],
-                       module["requests"] == expected and not module["problems"],
-                       "cloud66_database_info %d requests for %d pages" % (module["requests"], expected)))
+        checks.append(
+            (
+                "info: %d databases in exactly one request per page"
+                % scenarios["info"].sizes["info_size"],
+                module["requests"] == expected and not module["problems"],
+                "cloud66_database_info %d requests for %d pages" % (module["requests"], expected),
+            )
+        )
         if "c" in info:
-            checks.append(("info: the uri loop, for comparison", None,
-                           "%d requests for %d pages" % (info["c"]["requests"], expected)))
+            checks.append(
+                (
+                    "info: the uri loop, for comparison",
+                    None,
+                    "%d requests for %d pages" % (info["c"]["requests"], expected),
+                )
+            )
     users = results.get("users")
     if users and "a" in users:
         # The minimum leaves out the reads that wait for a lagging list, so it is reported, not enforced.
         role, minimum = users["a"], minimums["users"]
-        checks.append(("users: role requests against the minimum", None,
-                       "%d requests, minimum %d without list lag (%.2fx)"
-                       % (role["requests"], minimum, ratio(role["requests"], minimum))))
+        checks.append(
+            (
+                "users: role requests against the minimum",
+                None,
+                "%d requests, minimum %d without list lag (%.2fx)"
+                % (role["requests"], minimum, ratio(role["requests"], minimum)),
+            )
+        )
         if "b" in users:
             loop = users["b"]
-            checks.append(("users: role sends at least 1.5x fewer requests than (b)",
-                           1.5 * role["requests"] <= loop["requests"],
-                           "(b) %d / (a) %d = %.1fx; wall %.1f s vs %.1f s" % (
-                               loop["requests"], role["requests"], ratio(loop["requests"], role["requests"]),
-                               loop["wall"], role["wall"])))
+            checks.append(
+                (
+                    "users: role sends at least 1.5x fewer requests than (b)",
+                    1.5 * role["requests"] <= loop["requests"],
+                    "(b) %d / (a) %d = %.1fx; wall %.1f s vs %.1f s"
+                    % (
+                        loop["requests"],
+                        role["requests"],
+                        ratio(loop["requests"], role["requests"]),
+                        loop["wall"],
+                        role["wall"],
+                    ),
+                )
+            )
     noop = results.get("noop")
     if noop and "a" in noop:
         role, minimum = noop["a"], minimums["noop"]
-        checks.append(("no-op: role within 1.5x of the minimum, no write",
-                       role["requests"] <= 1.5 * minimum and not role["problems"],
-                       "%d requests, minimum %d" % (role["requests"], minimum)))
+        checks.append(
+            (
+                "no-op: role within 1.5x of the minimum, no write",
+                role["requests"] <= 1.5 * minimum and not role["problems"],
+                "%d requests, minimum %d" % (role["requests"], minimum),
+            )
+        )
     for name, per_way in results.items():
         for result in per_way.values():
             if result["problems"]:
-                checks.append(("%s %s did the job" % (name, scenarios[name].ways[result["way"]]), False,
-                               "; ".join(result["problems"])))
-    return [(label, "INFO" if ok is None else ("PASS" if ok else "FAIL"), detail) for label, ok, detail in checks]
+                checks.append(
+                    (
+                        "%s %s did the job" % (name, scenarios[name].ways[result["way"]]),
+                        False,
+                        "; ".join(result["problems"]),
+                    )
+                )
+    return [
+        (label, "INFO" if ok is None else ("PASS" if ok else "FAIL"), detail)
+        for label, ok, detail in checks
+    ]
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--api-url", required=True, help="the simulator's API base URL")
     parser.add_argument("--control-url", required=True, help="the simulator's /_sim URL")
-    parser.add_argument("--collections-path", required=True, help="ANSIBLE_COLLECTIONS_PATH holding cloud66.cloud")
-    parser.add_argument("--smoke", "--small", action="store_true",
-                        help="small sizes (%s) for CI; the wall-time target is reported, not enforced"
-                             % ", ".join("%s=%s" % item for item in SMOKE.items()))
-    parser.add_argument("--group-size", type=int, help="databases in the ensure group (default 300, smoke %d)" % SMOKE["group_size"])
-    parser.add_argument("--ensure", type=int, help="databases to ensure (default 40, smoke %d)" % SMOKE["ensure"])
-    parser.add_argument("--missing", type=int, help="of those, how many are missing (default 10, smoke %d)" % SMOKE["missing"])
-    parser.add_argument("--info-size", type=int, help="databases in the info group (default 3000, smoke %d)" % SMOKE["info_size"])
-    parser.add_argument("--new-users", type=int, help="users to provision in the users scenario (default 10, smoke %d)"
-                        % SMOKE["new_users"])
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of %s" % ",".join(SCENARIOS))
+    parser.add_argument(
+        "--collections-path", required=True, help="ANSIBLE_COLLECTIONS_PATH holding cloud66.cloud"
+    )
+    parser.add_argument(
+        "--smoke",
+        "--small",
+        action="store_true",
+        help="small sizes (%s) for CI; the wall-time target is reported, not enforced"
+        % ", ".join("%s=%s" % item for item in SMOKE.items()),
+    )
+    parser.add_argument(
+        "--group-size",
+        type=int,
+        help="databases in the ensure group (default 300, smoke %d)" % SMOKE["group_size"],
+    )
+    parser.add_argument(
+        "--ensure", type=int, help="databases to ensure (default 40, smoke %d)" % SMOKE["ensure"]
+    )
+    parser.add_argument(
+        "--missing",
+        type=int,
+        help="of those, how many are missing (default 10, smoke %d)" % SMOKE["missing"],
+    )
+    parser.add_argument(
+        "--info-size",
+        type=int,
+        help="databases in the info group (default 3000, smoke %d)" % SMOKE["info_size"],
+    )
+    parser.add_argument(
+        "--new-users",
+        type=int,
+        help="users to provision in the users scenario (default 10, smoke %d)" % SMOKE["new_users"],
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated subset of %s" % ",".join(SCENARIOS),
+    )
     parser.add_argument("--ways", default="a,b,c", help="comma-separated subset of a,b,c")
-    parser.add_argument("--uri-delay", type=int, default=3, help="seconds between the uri playbook's polls (default 3)")
-    parser.add_argument("--way-timeout", type=int, default=3600, help="seconds one playbook may take (default 3600)")
-    parser.add_argument("--keep-logs", metavar="DIR", help="keep each way's playbook output and request log in DIR")
+    parser.add_argument(
+        "--uri-delay",
+        type=int,
+        default=3,
+        help="seconds between the uri playbook's polls (default 3)",
+    )
+    parser.add_argument(
+        "--way-timeout", type=int, default=3600, help="seconds one playbook may take (default 3600)"
+    )
+    parser.add_argument(
+        "--keep-logs", metavar="DIR", help="keep each way's playbook output and request log in DIR"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)
     sizes = dict(SMOKE if args.smoke else FULL)
@@ -545,8 +818,14 @@ def parse_args(argv):
             sizes[key] = getattr(args, key)
     if not 0 <= sizes["missing"] <= sizes["ensure"] or sizes["ensure"] < 1:
         parser.error("need 1 <= --ensure and 0 <= --missing <= --ensure")
-    if sizes["ensure"] - sizes["missing"] > sizes["group_size"] or sizes["group_size"] < 1 or sizes["info_size"] < 1:
-        parser.error("the group must hold at least the existing databases to ensure (--ensure - --missing)")
+    if (
+        sizes["ensure"] - sizes["missing"] > sizes["group_size"]
+        or sizes["group_size"] < 1
+        or sizes["info_size"] < 1
+    ):
+        parser.error(
+            "the group must hold at least the existing databases to ensure (--ensure - --missing)"
+        )
     args.sizes = sizes
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     args.ways = [way.strip() for way in args.ways.split(",") if way.strip()]
@@ -568,10 +847,23 @@ def main(argv=None):
     classes = {"ensure": Ensure, "info": Info, "noop": NoOp, "users": Users}
     scenarios = dict((name, classes[name](args.sizes, config)) for name in args.scenarios)
 
-    print("Cloud66 collection benchmark, %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
-    print("machine: %s, %s, %d CPUs, Python %s; simulator: action %g s (queued %g s), list lag %g s; uri poll delay %d s"
-          % (platform.node() or "?", platform.platform(terse=True), os.cpu_count() or 0, platform.python_version(),
-             config["action_seconds"], config["queue_seconds"], config["list_lag_seconds"], args.uri_delay))
+    print(
+        "Cloud66 collection benchmark, %s"
+        % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    )
+    print(
+        "machine: %s, %s, %d CPUs, Python %s; simulator: action %g s (queued %g s), list lag %g s; uri poll delay %d s"
+        % (
+            platform.node() or "?",
+            platform.platform(terse=True),
+            os.cpu_count() or 0,
+            platform.python_version(),
+            config["action_seconds"],
+            config["queue_seconds"],
+            config["list_lag_seconds"],
+            args.uri_delay,
+        )
+    )
     print("sizes: %s" % ", ".join("%s=%d" % item for item in args.sizes.items()))
     results, minimums = {}, {}
     for name, scenario in scenarios.items():
@@ -596,11 +888,22 @@ def main(argv=None):
         print("  %-4s  %-58s %s" % (verdict, label, detail))
     failed = [check for check in verdicts if check[1] == "FAIL"]
     print()
-    print("%s (%d target%s failed)" % ("FAILED" if failed else "OK", len(failed), plural(len(failed))))
+    print(
+        "%s (%d target%s failed)" % ("FAILED" if failed else "OK", len(failed), plural(len(failed)))
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"config": config, "sizes": args.sizes, "minimums": minimums, "results": results,
-                       "targets": verdicts}, handle, indent=1)
+            json.dump(
+                {
+                    "config": config,
+                    "sizes": args.sizes,
+                    "minimums": minimums,
+                    "results": results,
+                    "targets": verdicts,
+                },
+                handle,
+                indent=1,
+            )
     if args.keep_logs or failed:
         print("playbook output and request logs kept in %s" % logdir)
     else:

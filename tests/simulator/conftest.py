@@ -15,7 +15,7 @@ import cloud66_sim  # noqa: E402
 from sim_client import TIMINGS, control  # noqa: E402
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope="module")
 def sim():
     with cloud66_sim.Simulator(**TIMINGS) as simulator:
         yield simulator
@@ -23,5 +23,5 @@ def sim():
 
 @pytest.fixture(autouse=True)
 def clean(sim):
-    control(sim, 'POST', '/reset', {})
+    control(sim, "POST", "/reset", {})
     yield

@@ -11,12 +11,12 @@ from sim.routes import match_route
 
 def normalize_api_path(raw_path):
     """Strip the /api/3 prefix, an optional .json suffix and a trailing slash; None when outside the API."""
-    if raw_path != API_PREFIX and not raw_path.startswith(API_PREFIX + '/'):
+    if raw_path != API_PREFIX and not raw_path.startswith(API_PREFIX + "/"):
         return None
-    path = raw_path[len(API_PREFIX):]
-    if path.endswith('.json'):
+    path = raw_path[len(API_PREFIX) :]
+    if path.endswith(".json"):
         path = path[:-5]
-    return path.rstrip('/') or '/'
+    return path.rstrip("/") or "/"
 
 
 def query_dict(query_string):
@@ -29,7 +29,7 @@ def query_dict(query_string):
 def form_dict(text):
     result = {}
     for key, values in parse_qs(text, keep_blank_values=True).items():
-        if key.endswith('[]'):
+        if key.endswith("[]"):
             result[key[:-2]] = list(values)
         else:
             result[key] = values[0] if len(values) == 1 else list(values)
@@ -40,18 +40,18 @@ def parse_body(body_bytes, content_type):
     """Return (parsed value, value for the request log, error text or None)."""
     if not body_bytes:
         return None, None, None
-    text = body_bytes.decode('utf-8', errors='replace')
+    text = body_bytes.decode("utf-8", errors="replace")
     if not text.strip():
         return None, None, None
-    ctype = (content_type or '').split(';')[0].strip().lower()
-    if ctype == 'application/x-www-form-urlencoded':
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
         return form_dict(text), text, None
     try:
         data = json.loads(text)
     except ValueError:
-        if 'json' not in ctype and '=' in text:
+        if "json" not in ctype and "=" in text:
             return form_dict(text), text, None
-        return None, text, 'Request body is not valid JSON'
+        return None, text, "Request body is not valid JSON"
     return data, data, None
 
 
@@ -73,23 +73,25 @@ class ApiRequest:
             self.log_path = raw_path
             self.match_path = raw_path
         else:
-            self.log_path = raw_path[len(API_PREFIX):] or '/'
+            self.log_path = raw_path[len(API_PREFIX) :] or "/"
             self.match_path = self.path
         self.query = query_dict(query_string)
         self.headers = dict(headers.items())
         self.raw_body = body_bytes
-        self.account_header = headers.get('X-Account')
-        self.body, self.log_body, self.body_error = parse_body(body_bytes, headers.get('Content-Type'))
+        self.account_header = headers.get("X-Account")
+        self.body, self.log_body, self.body_error = parse_body(
+            body_bytes, headers.get("Content-Type")
+        )
         self.route = match_route(method, self.path)
         self.token = None
-        auth = headers.get('Authorization')
+        auth = headers.get("Authorization")
         if auth is None or not auth.strip():
-            self.auth_kind = 'missing'
+            self.auth_kind = "missing"
         else:
             parts = auth.strip().split(None, 1)
-            if len(parts) == 2 and parts[0].lower() == 'bearer':
+            if len(parts) == 2 and parts[0].lower() == "bearer":
                 self.token = parts[1].strip()
-            self.auth_kind = 'invalid'
+            self.auth_kind = "invalid"
         self.fault = None
         self.entry = None
         self.account = None
@@ -107,11 +109,11 @@ class ApiRequest:
 
     @property
     def stack_id(self):
-        return self.params.get('stack')
+        return self.params.get("stack")
 
     @property
     def group_id(self):
-        return self.params.get('group')
+        return self.params.get("group")
 
     def json_object(self):
         if self.body_error:
@@ -119,5 +121,5 @@ class ApiRequest:
         if self.body is None:
             return {}
         if not isinstance(self.body, dict):
-            raise bad('Request body must be a JSON object')
+            raise bad("Request body must be a JSON object")
         return self.body

@@ -20,7 +20,15 @@ from urllib.parse import urlsplit
 
 from sim import control
 from sim.common import (
-    API_PREFIX, CONTROL_PREFIX, DEFAULT_FIXTURE, JSON_TYPE, MAX_BODY_BYTES, REQUEST_LOG_LIMIT, SimError, digits, dumps,
+    API_PREFIX,
+    CONTROL_PREFIX,
+    DEFAULT_FIXTURE,
+    JSON_TYPE,
+    MAX_BODY_BYTES,
+    REQUEST_LOG_LIMIT,
+    SimError,
+    digits,
+    dumps,
     is_loopback,
 )
 from sim.faults import RateLimiter, canned_answer, compile_fault, match_fault, respond
@@ -30,9 +38,9 @@ from sim.state import DEFAULT_CONFIG, World, load_fixture_file, validate_config
 
 def _account(token, header):
     if header is None or not header.strip():
-        return token['default_account']
+        return token["default_account"]
     text = header.strip()
-    if not digits(text) or int(text) not in token['accounts']:
+    if not digits(text) or int(text) not in token["accounts"]:
         raise SimError(403, "This token cannot access account '%s'" % text)
     return int(text)
 
@@ -40,10 +48,13 @@ def _account(token, header):
 class Simulator:
     """The simulated Cloud66 API. ``start()`` serves it from a background thread and returns the base URL."""
 
-    def __init__(self, fixture=None, host='127.0.0.1', port=0, verbose=False, **config):
+    def __init__(self, fixture=None, host="127.0.0.1", port=0, verbose=False, **config):
         if not is_loopback(host):
-            raise ValueError('refusing to listen on non-loopback host %r (use 127.0.0.1, ::1 or localhost)' % host)
-        self.host = '127.0.0.1' if host == 'localhost' else host
+            raise ValueError(
+                "refusing to listen on non-loopback host %r (use 127.0.0.1, ::1 or localhost)"
+                % host
+            )
+        self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         self.verbose = verbose
         if fixture is None:
@@ -62,11 +73,15 @@ class Simulator:
     def start(self):
         if self._server is not None:
             return self.url
-        server_class = _Server6 if ':' in self.host else _Server
+        server_class = _Server6 if ":" in self.host else _Server
         self._server = server_class((self.host, self.port), _Handler, self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.2},
-                                        name='cloud66-sim', daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="cloud66-sim",
+            daemon=True,
+        )
         self._thread.start()
         return self.url
 
@@ -90,8 +105,8 @@ class Simulator:
 
     @property
     def base(self):
-        host = '[%s]' % self.host if ':' in self.host else self.host
-        return 'http://%s:%d' % (host, self.port)
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d" % (host, self.port)
 
     @property
     def url(self):
@@ -105,10 +120,10 @@ class Simulator:
 
     def reset(self, fixture=None, fixture_file=None, config=None):
         if fixture is not None and fixture_file is not None:
-            raise ValueError('give either fixture or fixture_file, not both')
+            raise ValueError("give either fixture or fixture_file, not both")
         if fixture_file is not None:
             if not isinstance(fixture_file, str):
-                raise ValueError('fixture_file must be a string')
+                raise ValueError("fixture_file must be a string")
             fixture = load_fixture_file(fixture_file)
         world = World(fixture if fixture is not None else self._startup_fixture)
         new_config = validate_config(config or {}, self._startup_config)
@@ -120,7 +135,7 @@ class Simulator:
         """Start afresh from ``world`` and ``config``: no request log, faults, rate counters or holds from before."""
         self.world = world
         self.config = config
-        self.lists_frozen_at = time.time() if config['hold_lists'] else None
+        self.lists_frozen_at = time.time() if config["hold_lists"] else None
         self.request_log = []
         self._seq = 0
         self.faults = []
@@ -130,9 +145,9 @@ class Simulator:
     def set_config(self, **values):
         with self.lock:
             config = validate_config(values, self.config)
-            if not config['hold_lists']:
+            if not config["hold_lists"]:
                 self.lists_frozen_at = None
-            elif not self.config['hold_lists']:
+            elif not self.config["hold_lists"]:
                 self.lists_frozen_at = time.time()
             self.config = config
             return dict(self.config)
@@ -140,10 +155,10 @@ class Simulator:
     def add_fault(self, **rule):
         compiled = compile_fault(rule)
         with self.lock:
-            compiled['id'] = self._next_fault_id
+            compiled["id"] = self._next_fault_id
             self._next_fault_id += 1
             self.faults.append(compiled)
-            return compiled['id']
+            return compiled["id"]
 
     def clear_faults(self):
         with self.lock:
@@ -181,38 +196,41 @@ class Simulator:
         with self.lock:
             token = self.world.tokens.get(req.token) if req.token is not None else None
             if token is not None:
-                req.auth_kind = 'valid'
+                req.auth_kind = "valid"
             scope = req.scope
-            scopes_ok = token is not None and (scope is None or scope in token['scopes'])
+            scopes_ok = token is not None and (scope is None or scope in token["scopes"])
             req.fault = match_fault(self.faults, req.method, req.match_path)
             self._seq += 1
             req.entry = {
-                'seq': self._seq,
-                'time': time.time(),
-                'method': req.method,
-                'path': req.log_path,
-                'query': req.query,
-                'account': req.account_header,
-                'auth': req.auth_kind,
-                'scopes_ok': scopes_ok,
-                'body': req.log_body,
-                'status': None,
-                'fault': req.fault['id'] if req.fault else None,
+                "seq": self._seq,
+                "time": time.time(),
+                "method": req.method,
+                "path": req.log_path,
+                "query": req.query,
+                "account": req.account_header,
+                "auth": req.auth_kind,
+                "scopes_ok": scopes_ok,
+                "body": req.log_body,
+                "status": None,
+                "fault": req.fault["id"] if req.fault else None,
             }
             self.request_log.append(req.entry)
             if len(self.request_log) > REQUEST_LOG_LIMIT:
-                del self.request_log[:len(self.request_log) - REQUEST_LOG_LIMIT]
+                del self.request_log[: len(self.request_log) - REQUEST_LOG_LIMIT]
         return req
 
     def finish_api(self, req, status, handled_status=None):
         with self.lock:
-            req.entry['status'] = status
+            req.entry["status"] = status
             if handled_status is not None:
-                req.entry['handled_status'] = handled_status
+                req.entry["handled_status"] = handled_status
 
     def _rate_headers(self, token, now):
-        limit = self.config['rate_limit']
-        return {'X-RateLimit-Limit': str(limit), 'X-RateLimit-Remaining': str(self._rates.remaining(token, limit, now))}
+        limit = self.config["rate_limit"]
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(self._rates.remaining(token, limit, now)),
+        }
 
     def fault_answer(self, req, request_headers=None):
         """The canned answer of the request's status fault: (status, headers, body bytes, content type)."""
@@ -223,33 +241,40 @@ class Simulator:
     def handle_api(self, req):
         """Answer an API request: (status, JSON payload, headers)."""
         fault = req.fault
-        req.fail_message = fault['fail_action'] if fault is not None and fault['effect'] == 'fail_action' else None
+        req.fail_message = (
+            fault["fail_action"] if fault is not None and fault["effect"] == "fail_action" else None
+        )
         with self.lock:
             req.now = time.time()
-            limit = self.config['rate_limit']
-            headers = {'X-RateLimit-Limit': str(limit), 'X-RateLimit-Remaining': str(limit)}
+            limit = self.config["rate_limit"]
+            headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(limit)}
             try:
                 if req.route is None:
                     # Like Rails, the router answers unknown paths before any authentication happens.
-                    raise SimError(404, 'No route matches %s %s' % (req.method, req.log_path))
+                    raise SimError(404, "No route matches %s %s" % (req.method, req.log_path))
                 token = self.world.tokens.get(req.token) if req.token is not None else None
                 if token is None:
-                    if req.auth_kind == 'missing':
-                        raise SimError(401, "No access token given: send 'Authorization: Bearer <token>'")
-                    raise SimError(401, 'The access token is invalid')
+                    if req.auth_kind == "missing":
+                        raise SimError(
+                            401, "No access token given: send 'Authorization: Bearer <token>'"
+                        )
+                    raise SimError(401, "The access token is invalid")
                 remaining, throttled = self._rates.consume(req.token, limit, req.now)
-                headers['X-RateLimit-Remaining'] = str(remaining)
+                headers["X-RateLimit-Remaining"] = str(remaining)
                 if throttled:
-                    raise SimError(503, 'Rate limit exceeded: %d requests per hour' % limit,
-                                   details='Too many requests for this token; wait for the hourly window to reset')
+                    raise SimError(
+                        503,
+                        "Rate limit exceeded: %d requests per hour" % limit,
+                        details="Too many requests for this token; wait for the hourly window to reset",
+                    )
                 req.account = _account(token, req.account_header)
                 scope, handler = req.route[0], req.route[1]
-                if scope not in token['scopes']:
+                if scope not in token["scopes"]:
                     raise SimError(403, "This action requires the '%s' scope" % scope)
                 status, payload = handler(self, req)
             except SimError as err:
                 status, payload = err.status, err.payload()
-            if fault is not None and fault['effect'] == 'release':
+            if fault is not None and fault["effect"] == "release":
                 self.release_actions(time.time())
         return status, payload, headers
 
@@ -257,6 +282,7 @@ class Simulator:
 # ---------------------------------------------------------------------------------------------------------------
 # HTTP plumbing
 # ---------------------------------------------------------------------------------------------------------------
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -304,8 +330,8 @@ class _Server6(_Server):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    server_version = 'Cloud66Simulator/1.0'
+    protocol_version = "HTTP/1.1"
+    server_version = "Cloud66Simulator/1.0"
     disable_nagle_algorithm = True
     timeout = 300
 
@@ -342,49 +368,49 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _read_body(self):
-        if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
             total = 0
             while True:
                 line = self.rfile.readline(1024)
                 try:
-                    size = int(line.split(b';')[0].strip(), 16)
+                    size = int(line.split(b";")[0].strip(), 16)
                 except ValueError:
-                    raise ValueError('malformed chunked body')
+                    raise ValueError("malformed chunked body") from None
                 if size == 0:
-                    while self.rfile.readline(1024) not in (b'\r\n', b'\n', b''):
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
-                    return b''.join(chunks)
+                    return b"".join(chunks)
                 total += size
                 if total > MAX_BODY_BYTES:
-                    raise ValueError('request body too large')
+                    raise ValueError("request body too large")
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(1024)
-        length = self.headers.get('Content-Length')
+        length = self.headers.get("Content-Length")
         if length is None or not length.strip():
-            return b''
+            return b""
         try:
             size = int(length)
         except ValueError:
-            raise ValueError('invalid Content-Length')
+            raise ValueError("invalid Content-Length") from None
         if size < 0 or size > MAX_BODY_BYTES:
-            raise ValueError('invalid Content-Length')
-        return self.rfile.read(size) if size else b''
+            raise ValueError("invalid Content-Length") from None
+        return self.rfile.read(size) if size else b""
 
     # send, send_slowly and hang_up are how sim.faults.respond answers.
 
     def send(self, status, data, content_type, headers=None):
         try:
             self.send_response(status)
-            self.send_header('Content-Type', content_type)
+            self.send_header("Content-Type", content_type)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             if status in (204, 304) or status < 200:
-                data = b''
+                data = b""
             else:
-                self.send_header('Content-Length', str(len(data)))
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if data and self.command != 'HEAD':
+            if data and self.command != "HEAD":
                 self.wfile.write(data)
         except OSError:
             self.close_connection = True
@@ -402,10 +428,19 @@ class _Handler(BaseHTTPRequestHandler):
             if self.server.sim.verbose:
                 traceback.print_exc()
             else:
-                where = self.path.split('?')[0]
-                sys.stderr.write('cloud66 simulator: internal error on %s %s\n%s' % (self.command, where, traceback.format_exc()))
+                where = self.path.split("?")[0]
+                sys.stderr.write(
+                    "cloud66 simulator: internal error on %s %s\n%s"
+                    % (self.command, where, traceback.format_exc())
+                )
             self.close_connection = True
-            self._send_json(500, {'error': 'internal_server_error', 'error_description': 'simulator bug, see its stderr'})
+            self._send_json(
+                500,
+                {
+                    "error": "internal_server_error",
+                    "error_description": "simulator bug, see its stderr",
+                },
+            )
 
     def _dispatch_inner(self):
         sim = self.server.sim
@@ -413,12 +448,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError as exc:
             self.close_connection = True
-            self._send_json(400, {'error': 'bad_request', 'error_description': str(exc)})
+            self._send_json(400, {"error": "bad_request", "error_description": str(exc)})
             return
         split = urlsplit(self.path)
         path = split.path
-        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + '/'):
-            status, payload = sim.handle_control(self.command, path[len(CONTROL_PREFIX):], body)
+        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            status, payload = sim.handle_control(self.command, path[len(CONTROL_PREFIX) :], body)
             self._send_json(status, payload)
             return
         req = sim.begin_api(ApiRequest(self.command, path, split.query, self.headers, body))
@@ -429,18 +464,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             self.send_response(status)
-            self.send_header('Content-Type', content_type)
+            self.send_header("Content-Type", content_type)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header('Content-Length', str(len(data)))
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if rule['effect'] == 'cut_body':
-                self.wfile.write(data[:len(data) // 2])
+            if rule["effect"] == "cut_body":
+                self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 return
             for index in range(len(data)):
-                self.wfile.write(data[index:index + 1])
+                self.wfile.write(data[index : index + 1])
                 self.wfile.flush()
-                time.sleep(rule['trickle'])
+                time.sleep(rule["trickle"])
         except OSError:
             pass

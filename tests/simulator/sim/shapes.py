@@ -13,7 +13,7 @@ from sim.state import exists, password
 
 
 def page_number(query):
-    value = query.get('page')
+    value = query.get("page")
     if value is None:
         return 1
     if isinstance(value, list):
@@ -24,147 +24,157 @@ def page_number(query):
     return int(text)
 
 
-def paginate(items, query, render=None, profile='endpoint'):
+def paginate(items, query, render=None, profile="endpoint"):
     """Return a paginated list body for ``items`` (rendering only the items on the page)."""
     page = page_number(query)
     total = len(items)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    chunk = items[(page - 1) * PER_PAGE:page * PER_PAGE]
+    chunk = items[(page - 1) * PER_PAGE : page * PER_PAGE]
     if render is not None:
         chunk = [render(item) for item in chunk]
     in_range = page <= pages
     body = {
-        'response': chunk,
-        'count': len(chunk),
-        'pagination': {
-            'previous': page - 1 if in_range and page > 1 else None,
-            'next': page + 1 if page < pages else None,
-            'current': page,
-            'per_page': PER_PAGE,
-            'count': total,
-            'pages': pages,
+        "response": chunk,
+        "count": len(chunk),
+        "pagination": {
+            "previous": page - 1 if in_range and page > 1 else None,
+            "next": page + 1 if page < pages else None,
+            "current": page,
+            "per_page": PER_PAGE,
+            "count": total,
+            "pages": pages,
         },
     }
-    if profile == 'model':
+    if profile == "model":
         # The Pagination model page: "prev", and no per_page.
-        pagination = body['pagination']
-        pagination['prev'] = pagination.pop('previous')
-        del pagination['per_page']
+        pagination = body["pagination"]
+        pagination["prev"] = pagination.pop("previous")
+        del pagination["per_page"]
     return body
 
 
 def render_group(group, with_type=True):
-    record = {'id': group.id, 'name': group.name, 'type': group.type, 'created_at': group.created_at,
-              'updated_at': group.updated_at}
+    record = {
+        "id": group.id,
+        "name": group.name,
+        "type": group.type,
+        "created_at": group.created_at,
+        "updated_at": group.updated_at,
+    }
     if not with_type:
         # As the List Server Groups example shows them: without a type.
-        del record['type']
+        del record["type"]
     return record
 
 
-def render_action(action, now, shape, profile='endpoint'):
+def render_action(action, now, shape, profile="endpoint"):
     finished = now >= action.finish_at
     started = now >= action.start_at
     if finished:
-        status = 'completed' if action.success else 'failed'
+        status = "completed" if action.success else "failed"
         updated = action.finish_at
     elif started:
-        status = 'running'
+        status = "running"
         updated = action.start_at
     else:
-        status = 'queued'
+        status = "queued"
         updated = action.created
-    if action.action_type.endswith('_delete'):
+    if action.action_type.endswith("_delete"):
         resource_id = action.resource_uid
     else:
         resource_id = action.resource_uid if finished and action.success else None
     success = None
     if finished:
-        success = action.success if shape == 'status' else ('true' if action.success else 'false')
-    if profile == 'model':
+        success = action.success if shape == "status" else ("true" if action.success else "false")
+    if profile == "model":
         return _render_model_action(action, started, finished, success)
-    body = {'id': action.id}
-    if shape == 'status':
-        body['status'] = status
-    body.update({
-        'action_type': action.action_type,
-        'resource_type': action.resource_type,
-        'resource_id': resource_id,
-        'started_via': 'api',
-        'started_at': iso_time(action.start_at) if started else None,
-        'finished_at': iso_time(action.finish_at) if finished else None,
-        'finished_success': success,
-        'finished_message': action.message if finished else None,
-        'created_at': iso_time(action.created),
-        'updated_at': iso_time(updated),
-    })
+    body = {"id": action.id}
+    if shape == "status":
+        body["status"] = status
+    body.update(
+        {
+            "action_type": action.action_type,
+            "resource_type": action.resource_type,
+            "resource_id": resource_id,
+            "started_via": "api",
+            "started_at": iso_time(action.start_at) if started else None,
+            "finished_at": iso_time(action.finish_at) if finished else None,
+            "finished_success": success,
+            "finished_message": action.message if finished else None,
+            "created_at": iso_time(action.created),
+            "updated_at": iso_time(updated),
+        }
+    )
     return body
 
 
 def _render_model_action(action, started, finished, success):
     """The AsyncAction model page's shape: named by ``action``, no ``status``, an integer ``resource_id``."""
     return {
-        'id': action.id,
-        'user': 'api@example.com',
-        'resource_type': action.resource_type,
-        'action': action.action_type,
-        'resource_id': numeric_id(action.resource_uid),
-        'started_via': 'api',
-        'started_at': iso_time(action.start_at) if started else None,
-        'finished_at': iso_time(action.finish_at) if finished else None,
-        'finished_success': success,
-        'finished_message': action.message if finished else None,
-        'finished_result': {} if finished else None,
-        'metadata': {},
+        "id": action.id,
+        "user": "api@example.com",
+        "resource_type": action.resource_type,
+        "action": action.action_type,
+        "resource_id": numeric_id(action.resource_uid),
+        "started_via": "api",
+        "started_at": iso_time(action.start_at) if started else None,
+        "finished_at": iso_time(action.finish_at) if finished else None,
+        "finished_success": success,
+        "finished_message": action.message if finished else None,
+        "finished_result": {} if finished else None,
+        "metadata": {},
     }
 
 
-def render_database(record, usernames, group=None, profile='endpoint'):
-    if profile == 'model':
+def render_database(record, usernames, group=None, profile="endpoint"):
+    if profile == "model":
         return {
-            'uid': record['uid'],
-            'stack_uid': group.stack_uid,
-            'server_group_id': group.id,
-            'database_name': record['name'],
-            'collation': record['collation'],
-            'encoding': record['charset'],
-            'size_bytes': record['size_bytes'],
-            'size_rows': 0,
-            'created_at_iso': record['created_at'],
-            'updated_at_iso': record['created_at'],
+            "uid": record["uid"],
+            "stack_uid": group.stack_uid,
+            "server_group_id": group.id,
+            "database_name": record["name"],
+            "collation": record["collation"],
+            "encoding": record["charset"],
+            "size_bytes": record["size_bytes"],
+            "size_rows": 0,
+            "created_at_iso": record["created_at"],
+            "updated_at_iso": record["created_at"],
         }
     return {
-        'uid': record['uid'],
-        'name': record['name'],
-        'charset': record['charset'],
-        'collation': record['collation'],
-        'size_bytes': record['size_bytes'],
-        'created_at': record['created_at'],
-        'users': [usernames[uid] for uid in record['user_uids'] if uid in usernames],
+        "uid": record["uid"],
+        "name": record["name"],
+        "charset": record["charset"],
+        "collation": record["collation"],
+        "size_bytes": record["size_bytes"],
+        "created_at": record["created_at"],
+        "users": [usernames[uid] for uid in record["user_uids"] if uid in usernames],
     }
 
 
-def render_user(user, databases, now, group=None, profile='endpoint', show_password=False):
-    if profile == 'model':
+def render_user(user, databases, now, group=None, profile="endpoint", show_password=False):
+    if profile == "model":
         # The model page has the password fields on every user; the password itself only with show_password.
         return {
-            'uid': user['uid'],
-            'stack_uid': group.stack_uid,
-            'server_group_id': group.id,
-            'username': user['username'],
-            'host': '%',
-            'password': password(user, now) if show_password else None,
-            'password_hash': '*' + hashlib.sha1(password(user, now).encode('utf-8')).hexdigest().upper(),
-            'created_at_iso': user['created_at'],
-            'updated_at_iso': user['created_at'],
+            "uid": user["uid"],
+            "stack_uid": group.stack_uid,
+            "server_group_id": group.id,
+            "username": user["username"],
+            "host": "%",
+            "password": password(user, now) if show_password else None,
+            "password_hash": "*"
+            + hashlib.sha1(password(user, now).encode("utf-8")).hexdigest().upper(),
+            "created_at_iso": user["created_at"],
+            "updated_at_iso": user["created_at"],
         }
     record = {
-        'uid': user['uid'],
-        'username': user['username'],
-        'databases': [db['name'] for db in databases if exists(db, now) and user['uid'] in db['user_uids']],
-        'user_type': user['user_type'],
-        'created_at': user['created_at'],
+        "uid": user["uid"],
+        "username": user["username"],
+        "databases": [
+            db["name"] for db in databases if exists(db, now) and user["uid"] in db["user_uids"]
+        ],
+        "user_type": user["user_type"],
+        "created_at": user["created_at"],
     }
     if show_password:
-        record['password'] = password(user, now)
+        record["password"] = password(user, now)
     return record

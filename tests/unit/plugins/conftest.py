@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -13,7 +12,6 @@ import json
 
 import pytest
 import responses
-
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 

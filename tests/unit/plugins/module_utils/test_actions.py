@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -38,11 +37,23 @@ def waiter(client, clock, seconds):
     return ActionWaiter(client, STACK, Deadline(seconds, clock=clock, sleep=clock.sleep))
 
 
-def action(action_id, status="queued", finished_success=None, finished_message=None, finished_at=None):
-    record = {"id": action_id, "status": status, "action_type": "database_create", "resource_type": "database",
-              "resource_id": None, "started_via": "api", "started_at": None, "finished_at": finished_at,
-              "finished_success": finished_success, "finished_message": finished_message,
-              "created_at": "2023-01-15T10:30:00Z", "updated_at": "2023-01-15T10:30:00Z"}
+def action(
+    action_id, status="queued", finished_success=None, finished_message=None, finished_at=None
+):
+    record = {
+        "id": action_id,
+        "status": status,
+        "action_type": "database_create",
+        "resource_type": "database",
+        "resource_id": None,
+        "started_via": "api",
+        "started_at": None,
+        "finished_at": finished_at,
+        "finished_success": finished_success,
+        "finished_message": finished_message,
+        "created_at": "2023-01-15T10:30:00Z",
+        "updated_at": "2023-01-15T10:30:00Z",
+    }
     if status is None:
         del record["status"]
     return record
@@ -57,13 +68,26 @@ def failed(action_id, message):
 
 
 def add_action(api, record, status=200):
-    api.add(responses.GET, "%s/%s" % (ACTIONS, record["id"]), json={"response": record}, status=status)
+    api.add(
+        responses.GET, "%s/%s" % (ACTIONS, record["id"]), json={"response": record}, status=status
+    )
 
 
 def add_list(api, records):
-    pagination = {"previous": None, "next": None, "current": 1, "per_page": 30, "count": len(records), "pages": 1}
-    api.add(responses.GET, ACTIONS, json={"response": records, "count": len(records), "pagination": pagination},
-            match=[matchers.query_param_matcher({"page": "1"})])
+    pagination = {
+        "previous": None,
+        "next": None,
+        "current": 1,
+        "per_page": 30,
+        "count": len(records),
+        "pages": 1,
+    }
+    api.add(
+        responses.GET,
+        ACTIONS,
+        json={"response": records, "count": len(records), "pagination": pagination},
+        match=[matchers.query_param_matcher({"page": "1"})],
+    )
 
 
 def paths(api):
@@ -73,34 +97,40 @@ def paths(api):
 # --- action_outcome -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("record, outcome", [
-    (action(1, "queued"), PENDING),
-    (action(1, "running"), PENDING),
-    (action(1, "Running "), PENDING),
-    (action(1, "completed", True, "Completed successfully", FINISHED_AT), SUCCEEDED),
-    (action(1, "completed"), SUCCEEDED),
-    (action(1, "COMPLETED"), SUCCEEDED),
-    (action(1, "failed", False, "Boom", FINISHED_AT), FAILED),
-    (action(1, "failed"), FAILED),
-    (action(1, " Failed"), FAILED),
-    (action(1, "completed", False, "Boom", FINISHED_AT), FAILED),
-    (action(1, "completed", "false", "Boom", FINISHED_AT), FAILED),
-])
+@pytest.mark.parametrize(
+    "record, outcome",
+    [
+        (action(1, "queued"), PENDING),
+        (action(1, "running"), PENDING),
+        (action(1, "Running "), PENDING),
+        (action(1, "completed", True, "Completed successfully", FINISHED_AT), SUCCEEDED),
+        (action(1, "completed"), SUCCEEDED),
+        (action(1, "COMPLETED"), SUCCEEDED),
+        (action(1, "failed", False, "Boom", FINISHED_AT), FAILED),
+        (action(1, "failed"), FAILED),
+        (action(1, " Failed"), FAILED),
+        (action(1, "completed", False, "Boom", FINISHED_AT), FAILED),
+        (action(1, "completed", "false", "Boom", FINISHED_AT), FAILED),
+    ],
+)
 def test_outcome_of_the_status_shape(record, outcome):
     assert action_outcome(record) == outcome
 
 
-@pytest.mark.parametrize("finished_at, finished_success, outcome", [
-    (None, None, PENDING),
-    (None, False, PENDING),
-    ("", None, PENDING),
-    (FINISHED_AT, True, SUCCEEDED),
-    (FINISHED_AT, "true", SUCCEEDED),
-    (FINISHED_AT, "True", SUCCEEDED),
-    (FINISHED_AT, False, FAILED),
-    (FINISHED_AT, "false", FAILED),
-    (FINISHED_AT, " FALSE ", FAILED),
-])
+@pytest.mark.parametrize(
+    "finished_at, finished_success, outcome",
+    [
+        (None, None, PENDING),
+        (None, False, PENDING),
+        ("", None, PENDING),
+        (FINISHED_AT, True, SUCCEEDED),
+        (FINISHED_AT, "true", SUCCEEDED),
+        (FINISHED_AT, "True", SUCCEEDED),
+        (FINISHED_AT, False, FAILED),
+        (FINISHED_AT, "false", FAILED),
+        (FINISHED_AT, " FALSE ", FAILED),
+    ],
+)
 def test_outcome_of_the_legacy_shape(finished_at, finished_success, outcome):
     record = action(7, status=None, finished_success=finished_success, finished_at=finished_at)
     assert "status" not in record
@@ -109,7 +139,9 @@ def test_outcome_of_the_legacy_shape(finished_at, finished_success, outcome):
 
 def test_outcome_of_a_bare_legacy_record():
     assert action_outcome({"id": 1}) == PENDING
-    assert action_outcome({"id": 1, "finished_at": FINISHED_AT, "finished_success": "false"}) == FAILED
+    assert (
+        action_outcome({"id": 1, "finished_at": FINISHED_AT, "finished_success": "false"}) == FAILED
+    )
 
 
 # --- Deadline and wait_until ----------------------------------------------------------------------------------
@@ -162,7 +194,12 @@ def test_wait_until_without_check_first_sleeps_first(clock):
         calls.append(clock.now)
         return "ready"
 
-    assert wait_until(check, Deadline(100, clock=clock, sleep=clock.sleep), lambda: "late", check_first=False) == "ready"
+    assert (
+        wait_until(
+            check, Deadline(100, clock=clock, sleep=clock.sleep), lambda: "late", check_first=False
+        )
+        == "ready"
+    )
     assert clock.sleeps == [FIRST_POLL_INTERVAL]
     assert calls == [1000.0 + FIRST_POLL_INTERVAL]
 
@@ -170,7 +207,11 @@ def test_wait_until_without_check_first_sleeps_first(clock):
 def test_wait_until_raises_the_described_timeout(clock):
     calls = []
     with pytest.raises(WaitTimeout) as info:
-        wait_until(lambda: calls.append(1), Deadline(5, clock=clock, sleep=clock.sleep), lambda: "gave up after %s" % len(calls))
+        wait_until(
+            lambda: calls.append(1),
+            Deadline(5, clock=clock, sleep=clock.sleep),
+            lambda: "gave up after %s" % len(calls),
+        )
     assert str(info.value) == "gave up after 4"
     assert clock.sleeps == [1.5, 2.25, 1.25]
     assert clock.now == 1005.0
@@ -232,7 +273,9 @@ def test_failed_action_raises_with_the_action_and_its_message(api, client, clock
         waiter(client, clock, 600).wait([action(792)])
 
     assert info.value.action["id"] == 792
-    assert info.value.action["finished_message"] == "Database app_db could not be created: disk full"
+    assert (
+        info.value.action["finished_message"] == "Database app_db could not be created: disk full"
+    )
     assert "792" in str(info.value)
     assert "database_create" in str(info.value)
     assert "disk full" in str(info.value)
@@ -240,7 +283,16 @@ def test_failed_action_raises_with_the_action_and_its_message(api, client, clock
 
 
 def test_failed_legacy_action_raises(api, client, clock):
-    add_action(api, action(9, status=None, finished_success="false", finished_message="Nope", finished_at=FINISHED_AT))
+    add_action(
+        api,
+        action(
+            9,
+            status=None,
+            finished_success="false",
+            finished_message="Nope",
+            finished_at=FINISHED_AT,
+        ),
+    )
     with pytest.raises(ActionFailed) as info:
         waiter(client, clock, 600).wait([action(9, status=None)])
     assert "Nope" in str(info.value)
@@ -287,7 +339,7 @@ def test_zero_budget_times_out_without_polling(api, client, clock):
 
 
 def test_poll_interval_starts_at_one_second_grows_and_is_capped(api, client, clock):
-    for dummy in range(11):
+    for _attempt in range(11):
         add_action(api, action(1, "running"))
     add_action(api, done(1))
 
@@ -309,9 +361,16 @@ def test_poll_interval_starts_at_one_second_grows_and_is_capped(api, client, clo
 
 def test_transient_errors_while_polling_only_spend_the_budget(api, client, client_sleeps, clock):
     url = "%s/%s" % (ACTIONS, 792)
-    api.add(responses.GET, url, status=503, json={"error": "throttled", "error_description": "Rate limit exceeded"})
+    api.add(
+        responses.GET,
+        url,
+        status=503,
+        json={"error": "throttled", "error_description": "Rate limit exceeded"},
+    )
     api.add(responses.GET, url, status=502, body="<html>Bad Gateway</html>")
-    api.add(responses.GET, url, body=requests.exceptions.ConnectionError("Connection reset by peer"))
+    api.add(
+        responses.GET, url, body=requests.exceptions.ConnectionError("Connection reset by peer")
+    )
     api.add(responses.GET, url, body=requests.exceptions.ReadTimeout("read timed out"))
     add_action(api, done(792))
 
@@ -335,8 +394,12 @@ def test_transient_errors_until_the_budget_is_spent_time_out(api, client, clock)
 
 
 def test_non_transient_error_while_polling_propagates(api, client, clock):
-    api.add(responses.GET, "%s/%s" % (ACTIONS, 792), status=401,
-            json={"error": "unauthenticated", "error_description": "Token revoked"})
+    api.add(
+        responses.GET,
+        "%s/%s" % (ACTIONS, 792),
+        status=401,
+        json={"error": "unauthenticated", "error_description": "Token revoked"},
+    )
     add_action(api, done(792))
 
     with pytest.raises(Cloud66Error) as info:
@@ -359,7 +422,10 @@ def test_many_pending_actions_are_read_from_the_list_page(api, client, clock):
 
     assert [record["id"] for record in result] == [11, 12, 13]
     assert all(record["status"] == "completed" for record in result)
-    assert paths(api) == ["/api/3/stacks/%s/actions?page=1" % STACK, "/api/3/stacks/%s/actions/12" % STACK]
+    assert paths(api) == [
+        "/api/3/stacks/%s/actions?page=1" % STACK,
+        "/api/3/stacks/%s/actions/12" % STACK,
+    ]
     assert clock.sleeps == [1.0, 1.5]
 
 
@@ -376,9 +442,15 @@ def test_actions_missing_from_the_list_page_are_read_one_by_one(api, client, clo
 
     assert [record["status"] for record in result] == ["completed"] * 4
     stack = "/api/3/stacks/%s/actions" % STACK
-    assert paths(api) == [stack + "?page=1", stack + "/3", stack + "/4",
-                          stack + "?page=1", stack + "/3", stack + "/4",
-                          stack + "/2"]
+    assert paths(api) == [
+        stack + "?page=1",
+        stack + "/3",
+        stack + "/4",
+        stack + "?page=1",
+        stack + "/3",
+        stack + "/4",
+        stack + "/2",
+    ]
     assert clock.sleeps == [1.0, 1.5, 2.25]
 
 
@@ -421,13 +493,25 @@ def test_timeout_with_many_actions_lists_those_still_pending(api, client, clock)
 
 
 def test_more_pending_actions_than_a_page_holds_are_read_from_as_many_pages(api, client, clock):
-    newest_first = [done(number) for number in range(140, 60, -1)]  # 5 newer actions of the stack, then ours, then older
-    pages = [newest_first[index:index + 30] for index in range(0, len(newest_first), 30)]
+    newest_first = [
+        done(number) for number in range(140, 60, -1)
+    ]  # 5 newer actions of the stack, then ours, then older
+    pages = [newest_first[index : index + 30] for index in range(0, len(newest_first), 30)]
     for number, items in enumerate(pages, start=1):
-        pagination = {"previous": number - 1 or None, "next": number + 1 if number < len(pages) else None,
-                      "current": number, "per_page": 30, "count": len(newest_first), "pages": len(pages)}
-        api.add(responses.GET, ACTIONS, json={"response": items, "count": len(items), "pagination": pagination},
-                match=[matchers.query_param_matcher({"page": str(number)})])
+        pagination = {
+            "previous": number - 1 or None,
+            "next": number + 1 if number < len(pages) else None,
+            "current": number,
+            "per_page": 30,
+            "count": len(newest_first),
+            "pages": len(pages),
+        }
+        api.add(
+            responses.GET,
+            ACTIONS,
+            json={"response": items, "count": len(items), "pagination": pagination},
+            match=[matchers.query_param_matcher({"page": str(number)})],
+        )
 
     result = waiter(client, clock, 600).wait([action(number) for number in range(101, 136)])
 
@@ -437,15 +521,18 @@ def test_more_pending_actions_than_a_page_holds_are_read_from_as_many_pages(api,
     assert paths(api) == ["/api/3/stacks/%s/actions?page=%d" % (STACK, number) for number in (1, 2)]
 
 
-@pytest.mark.parametrize("ids, pages, newest", [
-    ([1, 2, 3], 4, 4),  # oldest first: the newest actions are on the last page
-    (["7", "9"], "2", 2),  # ids and page count as strings
-    ([3, 1, 2], 4, 1),  # the first id is the highest: newest first
-    ([5, 9, 7], 4, 4),  # only the ends count
-    ([1, 2, 3], 1, 1),  # one page
-    ([1, 2, 3], None, 1),  # no page count
-    ([8], 3, 1),  # one id tells no order
-    ([None, "x", 4], 3, 1),  # ids that are not numbers do not count
-])
+@pytest.mark.parametrize(
+    "ids, pages, newest",
+    [
+        ([1, 2, 3], 4, 4),  # oldest first: the newest actions are on the last page
+        (["7", "9"], "2", 2),  # ids and page count as strings
+        ([3, 1, 2], 4, 1),  # the first id is the highest: newest first
+        ([5, 9, 7], 4, 4),  # only the ends count
+        ([1, 2, 3], 1, 1),  # one page
+        ([1, 2, 3], None, 1),  # no page count
+        ([8], 3, 1),  # one id tells no order
+        ([None, "x", 4], 3, 1),  # ids that are not numbers do not count
+    ],
+)
 def test_the_newest_page_of_the_action_list_is_judged_from_page_1(ids, pages, newest):
     assert newest_page([{"id": value} for value in ids], {"pages": pages}) == newest

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -7,9 +6,8 @@
 from __future__ import annotations
 
 import json
-from http.client import RemoteDisconnected
-
 import socket
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
@@ -56,14 +54,20 @@ def expect_error(call, *args, **kwargs):
 
 def refused():
     """What requests raises when nothing listens on the port: the connection was never made."""
-    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    reason = NewConnectionError(
+        None, "Failed to establish a new connection: [Errno 111] Connection refused"
+    )
     return requests.exceptions.ConnectionError(MaxRetryError(None, "/api/3/x", reason=reason))
 
 
 def dropped():
     """What requests raises when the server closes the connection after the request was sent."""
     return requests.exceptions.ConnectionError(
-        ProtocolError("Connection aborted.", RemoteDisconnected("Remote end closed connection without response")))
+        ProtocolError(
+            "Connection aborted.",
+            RemoteDisconnected("Remote end closed connection without response"),
+        )
+    )
 
 
 def error_body(code, description, details=None):
@@ -79,17 +83,31 @@ THROTTLED = error_body("throttled", "Rate limit exceeded")
 def page_body(items, current, pages, total=None, prev_key="previous", next_page="auto"):
     if next_page == "auto":
         next_page = current + 1 if current < pages else None
-    pagination = {prev_key: current - 1 if current > 1 else None, "next": next_page, "current": current,
-                  "per_page": 30, "count": total if total is not None else len(items), "pages": pages}
+    pagination = {
+        prev_key: current - 1 if current > 1 else None,
+        "next": next_page,
+        "current": current,
+        "per_page": 30,
+        "count": total if total is not None else len(items),
+        "pages": pages,
+    }
     return {"response": items, "count": len(items), "pagination": pagination}
 
 
 def add_page(api, path, page, body):
-    api.add(responses.GET, BASE + path, json=body, match=[matchers.query_param_matcher({"page": str(page)})])
+    api.add(
+        responses.GET,
+        BASE + path,
+        json=body,
+        match=[matchers.query_param_matcher({"page": str(page)})],
+    )
 
 
 def items(start, count):
-    return [{"uid": "db_%03d" % number, "name": "db%03d" % number} for number in range(start, start + count)]
+    return [
+        {"uid": "db_%03d" % number, "name": "db%03d" % number}
+        for number in range(start, start + count)
+    ]
 
 
 def requested_pages(api):
@@ -103,7 +121,9 @@ def test_every_request_carries_auth_accept_user_agent_and_account(api):
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     api.add(responses.POST, BASE + "/stacks/s1/things", json={"response": {"id": 1}})
     api.add(responses.DELETE, BASE + "/stacks/s1/things/1", json={"response": {"id": 2}})
-    client, sleeps = make_client(account_id=4711, user_agent="cloud66.cloud/9.9.9 ansible-core/2.19")
+    client, sleeps = make_client(
+        account_id=4711, user_agent="cloud66.cloud/9.9.9 ansible-core/2.19"
+    )
 
     client.get("/stacks")
     client.post("/stacks/s1/things", {"a": 1})
@@ -137,8 +157,12 @@ def test_trailing_slash_of_api_url_is_dropped(api):
 
 def test_post_sends_json_body_and_returns_decoded_answer(api):
     body = {"database_name": "app_db", "database_user_ids": ["user_abc123", "user_def456"]}
-    api.add(responses.POST, BASE + "/stacks/s1/server_groups/42/databases", json={"response": {"id": 792}},
-            match=[matchers.json_params_matcher(body)])
+    api.add(
+        responses.POST,
+        BASE + "/stacks/s1/server_groups/42/databases",
+        json={"response": {"id": 792}},
+        match=[matchers.json_params_matcher(body)],
+    )
     client, dummy = make_client()
 
     answer = client.post("/stacks/s1/server_groups/42/databases", body)
@@ -150,7 +174,12 @@ def test_post_sends_json_body_and_returns_decoded_answer(api):
 
 
 def test_get_sends_no_body_and_passes_query_params(api):
-    api.add(responses.GET, BASE + "/stacks", json={"response": []}, match=[matchers.query_param_matcher({"page": "4"})])
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        json={"response": []},
+        match=[matchers.query_param_matcher({"page": "4"})],
+    )
     client, dummy = make_client()
     client.get("/stacks", params={"page": 4})
     assert api.calls[0].request.body is None
@@ -168,7 +197,10 @@ def test_api_path_quotes_every_segment():
 
 @pytest.mark.parametrize("segment", ["..", ".", ""])
 def test_api_path_refuses_segments_that_would_change_the_path(api, segment):
-    """requests resolves dot segments, even percent-encoded ones: /stacks/../server_groups would go to /server_groups."""
+    """requests resolves dot segments, even percent-encoded ones.
+
+    /stacks/../server_groups would go to /server_groups.
+    """
     api.add(responses.GET, BASE + "/server_groups", json={"response": []})
     client, dummy = make_client(retries=0)
     error = expect_error(lambda: client.get(api_path("stacks", segment, "server_groups")))
@@ -188,7 +220,9 @@ def test_pages_walks_every_page(api):
     pages = list(client.pages("/stacks"))
 
     assert [len(page) for page in pages] == [30, 30, 5]
-    assert [item["uid"] for page in pages for item in page] == ["db_%03d" % number for number in range(65)]
+    assert [item["uid"] for page in pages for item in page] == [
+        "db_%03d" % number for number in range(65)
+    ]
     assert requested_pages(api) == ["1", "2", "3"]
 
 
@@ -288,11 +322,17 @@ def test_pages_follows_a_next_that_skips_ahead(api):
 
 
 def test_400_shows_the_servers_error_description(api):
-    api.add(responses.POST, BASE + "/stacks/s1/server_groups/42/databases", status=400,
-            json=error_body("bad_request", "Database name contains invalid characters"))
+    api.add(
+        responses.POST,
+        BASE + "/stacks/s1/server_groups/42/databases",
+        status=400,
+        json=error_body("bad_request", "Database name contains invalid characters"),
+    )
     client, sleeps = make_client()
 
-    error = expect_error(client.post, "/stacks/s1/server_groups/42/databases", {"database_name": "x"})
+    error = expect_error(
+        client.post, "/stacks/s1/server_groups/42/databases", {"database_name": "x"}
+    )
 
     assert "Database name contains invalid characters" in error.message
     assert "400" in error.message
@@ -307,20 +347,38 @@ def test_400_shows_the_servers_error_description(api):
 
 
 def test_details_are_preferred_over_error_description(api):
-    api.add(responses.GET, BASE + "/stacks/s1", status=400,
-            json=error_body("bad_request", "Bad request", details="Server group does not support database operations"))
+    api.add(
+        responses.GET,
+        BASE + "/stacks/s1",
+        status=400,
+        json=error_body(
+            "bad_request",
+            "Bad request",
+            details="Server group does not support database operations",
+        ),
+    )
     client, dummy = make_client()
     error = expect_error(client.get, "/stacks/s1")
     assert "Server group does not support database operations" in error.message
 
 
-@pytest.mark.parametrize("method, scope", [("GET", "public"), ("POST", "admin"), ("DELETE", "admin")])
+@pytest.mark.parametrize(
+    "method, scope", [("GET", "public"), ("POST", "admin"), ("DELETE", "admin")]
+)
 def test_403_names_the_scope_the_method_needs(api, method, scope):
-    api.add(method, BASE + "/stacks/s1/server_groups/42/databases", status=403,
-            json=error_body("forbidden", "Insufficient scope"))
+    api.add(
+        method,
+        BASE + "/stacks/s1/server_groups/42/databases",
+        status=403,
+        json=error_body("forbidden", "Insufficient scope"),
+    )
     client, sleeps = make_client()
     path = "/stacks/s1/server_groups/42/databases"
-    call = {"GET": lambda: client.get(path), "POST": lambda: client.post(path, {}), "DELETE": lambda: client.delete(path)}[method]
+    call = {
+        "GET": lambda: client.get(path),
+        "POST": lambda: client.post(path, {}),
+        "DELETE": lambda: client.delete(path),
+    }[method]
 
     error = expect_error(call)
 
@@ -333,12 +391,27 @@ def test_403_names_the_scope_the_method_needs(api, method, scope):
     assert sleeps == []
 
 
-@pytest.mark.parametrize("path, status, code, description, words", [
-    # 401: names the token setting
-    ("/stacks", 401, "unauthenticated", "Invalid access token", ["401", "api_token", "CLOUD66_API_TOKEN"]),
-    # 404: says what was not found
-    ("/stacks/nope", 404, "not_found", "Stack not found", ["GET /stacks/nope", "404", "Stack not found"]),
-])
+@pytest.mark.parametrize(
+    "path, status, code, description, words",
+    [
+        # 401: names the token setting
+        (
+            "/stacks",
+            401,
+            "unauthenticated",
+            "Invalid access token",
+            ["401", "api_token", "CLOUD66_API_TOKEN"],
+        ),
+        # 404: says what was not found
+        (
+            "/stacks/nope",
+            404,
+            "not_found",
+            "Stack not found",
+            ["GET /stacks/nope", "404", "Stack not found"],
+        ),
+    ],
+)
 def test_a_final_error_fails_at_once_and_says_why(api, path, status, code, description, words):
     api.add(responses.GET, BASE + path, status=status, json=error_body(code, description))
     client, sleeps = make_client()
@@ -351,8 +424,10 @@ def test_a_final_error_fails_at_once_and_says_why(api, path, status, code, descr
 
 
 def test_html_error_body_gives_a_clear_message(api):
-    html = ("<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
-            "<p>Something went wrong</p></body></html>")
+    html = (
+        "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
+        "<p>Something went wrong</p></body></html>"
+    )
     api.add(responses.GET, BASE + "/stacks", status=500, body=html, content_type="text/html")
     client, dummy = make_client()
     error = expect_error(client.get, "/stacks")
@@ -382,8 +457,13 @@ def test_long_non_json_error_body_is_cut(api):
 
 
 def test_non_json_success_body_is_a_transient_error(api):
-    api.add(responses.GET, BASE + "/stacks", status=200, body="<html><body>Welcome to nginx!</body></html>",
-            content_type="text/html")
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        status=200,
+        body="<html><body>Welcome to nginx!</body></html>",
+        content_type="text/html",
+    )
     client, sleeps = make_client()
     error = expect_error(client.get, "/stacks")
     assert "not JSON (Welcome to nginx!)" in error.message
@@ -396,14 +476,19 @@ def test_non_json_success_body_is_a_transient_error(api):
     assert len(sleeps) == 3
 
 
-@pytest.mark.parametrize("method, status", [("GET", 301), ("GET", 302), ("POST", 307), ("DELETE", 308)])
+@pytest.mark.parametrize(
+    "method, status", [("GET", 301), ("GET", 302), ("POST", 307), ("DELETE", 308)]
+)
 def test_redirects_are_not_followed(api, method, status):
     target = OTHER_HOST + "/api/3/stacks"
     api.add(method, BASE + "/stacks", status=status, headers={"Location": target}, body="")
     elsewhere = api.add(method, target, json={"response": []})
     client, sleeps = make_client()
-    call = {"GET": lambda: client.get("/stacks"), "POST": lambda: client.post("/stacks", {"a": 1}),
-            "DELETE": lambda: client.delete("/stacks")}[method]
+    call = {
+        "GET": lambda: client.get("/stacks"),
+        "POST": lambda: client.post("/stacks", {"a": 1}),
+        "DELETE": lambda: client.delete("/stacks"),
+    }[method]
 
     error = expect_error(call)
 
@@ -420,12 +505,15 @@ def test_redirects_are_not_followed(api, method, status):
 # --- retries --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, body", [
-    (429, error_body("too_many_requests", "Slow down")),
-    (503, THROTTLED),
-    (502, "<html><body>Bad Gateway</body></html>"),
-    (504, "<html><body>Gateway Timeout</body></html>"),
-])
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (429, error_body("too_many_requests", "Slow down")),
+        (503, THROTTLED),
+        (502, "<html><body>Bad Gateway</body></html>"),
+        (504, "<html><body>Gateway Timeout</body></html>"),
+    ],
+)
 @pytest.mark.parametrize("retries", [0, 1, 4])
 def test_get_retries_transient_statuses_exactly_retries_times(api, status, body, retries):
     kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
@@ -459,14 +547,24 @@ def test_throttled_message_mentions_the_hourly_limit_and_attempts(api):
 
 
 def test_throttling_recognised_from_the_description(api):
-    api.add(responses.GET, BASE + "/stacks", status=503, json={"error": "service_unavailable", "error_description": "Throttled"})
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        status=503,
+        json={"error": "service_unavailable", "error_description": "Throttled"},
+    )
     client, dummy = make_client(retries=0)
     error = expect_error(client.get, "/stacks")
     assert "3,000" in error.message
 
 
 def test_429_message_mentions_the_hourly_limit(api):
-    api.add(responses.GET, BASE + "/stacks", status=429, json=error_body("rate_limited", "Too many requests"))
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        status=429,
+        json=error_body("rate_limited", "Too many requests"),
+    )
     client, dummy = make_client(retries=1)
     error = expect_error(client.get, "/stacks")
     assert "429" in error.message
@@ -496,8 +594,12 @@ def test_per_call_retries_override_the_client_setting(api):
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_seconds_are_honoured(api, status):
-    api.add(responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "7"})
-    api.add(responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "0"})
+    api.add(
+        responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "7"}
+    )
+    api.add(
+        responses.GET, BASE + "/stacks", status=status, json=THROTTLED, headers={"Retry-After": "0"}
+    )
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
     client.get("/stacks")
@@ -506,8 +608,13 @@ def test_retry_after_seconds_are_honoured(api, status):
 
 
 def test_retry_after_as_a_past_http_date_means_no_wait(api):
-    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED,
-            headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        status=503,
+        json=THROTTLED,
+        headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+    )
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
     client.get("/stacks")
@@ -534,7 +641,9 @@ def test_retry_after_up_to_the_cap_is_honoured(api):
 
 
 def test_unparsable_retry_after_falls_back_to_backoff(api):
-    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": "soon"})
+    api.add(
+        responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": "soon"}
+    )
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
     client.get("/stacks")
@@ -576,10 +685,13 @@ def test_write_is_not_repeated_after_a_gateway_error(api, method, status):
     assert sleeps == []
 
 
-@pytest.mark.parametrize("exception, words", [
-    (requests.exceptions.ReadTimeout("read timed out"), "got no answer within 30 s"),
-    (dropped(), "lost the connection"),
-])
+@pytest.mark.parametrize(
+    "exception, words",
+    [
+        (requests.exceptions.ReadTimeout("read timed out"), "got no answer within 30 s"),
+        (dropped(), "lost the connection"),
+    ],
+)
 def test_post_is_not_repeated_when_the_answer_is_lost(api, exception, words):
     api.add(responses.POST, BASE + "/stacks/s1/things", body=exception)
     api.add(responses.POST, BASE + "/stacks/s1/things", json={"response": {"id": 1}})
@@ -596,7 +708,9 @@ def test_post_is_not_repeated_when_the_answer_is_lost(api, exception, words):
     assert sleeps == []
 
 
-@pytest.mark.parametrize("status, body", [(503, THROTTLED), (429, error_body("too_many_requests", "Slow down"))])
+@pytest.mark.parametrize(
+    "status, body", [(503, THROTTLED), (429, error_body("too_many_requests", "Slow down"))]
+)
 def test_post_is_repeated_when_the_server_surely_did_not_act(api, status, body):
     api.add(responses.POST, BASE + "/stacks/s1/things", status=status, json=body)
     api.add(responses.POST, BASE + "/stacks/s1/things", status=status, json=body)
@@ -646,7 +760,11 @@ def test_post_goes_through_after_connection_refused(api):
 
 
 def test_connect_timeout_on_post_is_retried_and_not_ambiguous(api):
-    api.add(responses.POST, BASE + "/stacks", body=requests.exceptions.ConnectTimeout("connect timed out"))
+    api.add(
+        responses.POST,
+        BASE + "/stacks",
+        body=requests.exceptions.ConnectTimeout("connect timed out"),
+    )
     client, sleeps = make_client(retries=1)
     error = expect_error(client.post, "/stacks", {"a": 1})
     assert not error.ambiguous
@@ -655,7 +773,9 @@ def test_connect_timeout_on_post_is_retried_and_not_ambiguous(api):
     assert len(api.calls) == 2
 
 
-@pytest.mark.parametrize("exception", [requests.exceptions.ReadTimeout("read timed out"), dropped(), refused()])
+@pytest.mark.parametrize(
+    "exception", [requests.exceptions.ReadTimeout("read timed out"), dropped(), refused()]
+)
 def test_get_is_retried_on_any_network_failure(api, exception):
     api.add(responses.GET, BASE + "/stacks", body=exception)
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
@@ -666,7 +786,11 @@ def test_get_is_retried_on_any_network_failure(api, exception):
 
 
 def test_tls_failure_is_not_retried_and_explains_validate_certs(api):
-    api.add(responses.GET, BASE + "/stacks", body=requests.exceptions.SSLError("certificate verify failed"))
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        body=requests.exceptions.SSLError("certificate verify failed"),
+    )
     client, sleeps = make_client(retries=3)
     error = expect_error(client.get, "/stacks")
     assert "TLS" in error.message
@@ -690,7 +814,13 @@ def test_other_request_failures_become_cloud66_errors(api):
 def test_token_appears_in_no_error_message(api):
     path = "/stacks/s1/server_groups/42/databases"
     provocations = [
-        ("GET", {"status": 400, "json": error_body("bad_request", "Group does not support database operations")}),
+        (
+            "GET",
+            {
+                "status": 400,
+                "json": error_body("bad_request", "Group does not support database operations"),
+            },
+        ),
         ("GET", {"status": 401, "json": error_body("unauthenticated", "Token is invalid")}),
         ("POST", {"status": 403, "json": error_body("forbidden", "Missing scope")}),
         ("DELETE", {"status": 404, "json": error_body("not_found", "Not found")}),
@@ -712,8 +842,11 @@ def test_token_appears_in_no_error_message(api):
         api.reset()
         api.add(method, BASE + path, **answer)
         client, dummy = make_client(retries=1, account_id="acc1")
-        call = {"GET": lambda: client.get(path), "POST": lambda: client.post(path, {"database_name": "x"}),
-                "DELETE": lambda: client.delete(path)}[method]
+        call = {
+            "GET": lambda client=client: client.get(path),
+            "POST": lambda client=client: client.post(path, {"database_name": "x"}),
+            "DELETE": lambda client=client: client.delete(path),
+        }[method]
         error = expect_error(call)
         messages.append(error.message)
     assert len(messages) == len(provocations)
@@ -724,32 +857,38 @@ def test_token_appears_in_no_error_message(api):
 # --- check_api_url --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "https://app.cloud66.com/api/3",
-    "https://app.cloud66.com/api/3/",
-    "https://c66.example.com:8443/api/3",
-    "http://127.0.0.1:8080/api/3",
-    "http://127.0.0.5/api/3",
-    "http://[::1]:9000/api/3",
-    "http://localhost:8080/api/3",
-    "http://LOCALHOST/api/3",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.cloud66.com/api/3",
+        "https://app.cloud66.com/api/3/",
+        "https://c66.example.com:8443/api/3",
+        "http://127.0.0.1:8080/api/3",
+        "http://127.0.0.5/api/3",
+        "http://[::1]:9000/api/3",
+        "http://localhost:8080/api/3",
+        "http://LOCALHOST/api/3",
+    ],
+)
 def test_usable_api_urls(url):
     assert check_api_url(url) is None
 
 
-@pytest.mark.parametrize("url", [
-    None,
-    "",
-    "app.cloud66.com/api/3",
-    "ftp://app.cloud66.com/api/3",
-    "https://",
-    "https:///api/3",
-    "http://[::1",
-    "https://[not-an-address]/api/3",
-    "https://app.cloud66.com:99999/api/3",
-    "https://app.cloud66.com:port/api/3",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "app.cloud66.com/api/3",
+        "ftp://app.cloud66.com/api/3",
+        "https://",
+        "https:///api/3",
+        "http://[::1",
+        "https://[not-an-address]/api/3",
+        "https://app.cloud66.com:99999/api/3",
+        "https://app.cloud66.com:port/api/3",
+    ],
+)
 def test_malformed_api_urls_get_a_message_not_an_exception(url):
     problem = check_api_url(url)
     assert isinstance(problem, str)
@@ -760,19 +899,22 @@ PLAIN_HTTP = ["https", "unencrypted"]
 CREDENTIALS = ["credentials"]
 
 
-@pytest.mark.parametrize("url, words", [
-    # plain http to a remote host
-    ("http://app.cloud66.com/api/3", PLAIN_HTTP),
-    ("http://10.0.0.5:8080/api/3", PLAIN_HTTP),
-    ("http://127.0.0.1.example.com/api/3", PLAIN_HTTP),
-    ("http://0.0.0.0:8080/api/3", PLAIN_HTTP),
-    ("http://[2001:db8::1]/api/3", PLAIN_HTTP),
-    # credentials, a query or a fragment
-    ("https://user:hunter2@app.cloud66.com/api/3", CREDENTIALS),
-    ("https://%s@app.cloud66.com/api/3" % TOKEN, CREDENTIALS),
-    ("https://app.cloud66.com/api/3?token=abc", CREDENTIALS),
-    ("https://app.cloud66.com/api/3#frag", CREDENTIALS),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        # plain http to a remote host
+        ("http://app.cloud66.com/api/3", PLAIN_HTTP),
+        ("http://10.0.0.5:8080/api/3", PLAIN_HTTP),
+        ("http://127.0.0.1.example.com/api/3", PLAIN_HTTP),
+        ("http://0.0.0.0:8080/api/3", PLAIN_HTTP),
+        ("http://[2001:db8::1]/api/3", PLAIN_HTTP),
+        # credentials, a query or a fragment
+        ("https://user:hunter2@app.cloud66.com/api/3", CREDENTIALS),
+        ("https://%s@app.cloud66.com/api/3" % TOKEN, CREDENTIALS),
+        ("https://app.cloud66.com/api/3?token=abc", CREDENTIALS),
+        ("https://app.cloud66.com/api/3#frag", CREDENTIALS),
+    ],
+)
 def test_unsafe_api_urls_are_refused_without_quoting_a_secret(url, words):
     problem = check_api_url(url)
     assert problem is not None
@@ -785,7 +927,12 @@ def test_unsafe_api_urls_are_refused_without_quoting_a_secret(url, words):
 
 
 def test_a_503_that_is_not_throttling_fails_at_once(api):
-    api.add(responses.GET, BASE + "/stacks", status=503, json=error_body("not_implemented", "Not implemented yet"))
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        status=503,
+        json=error_body("not_implemented", "Not implemented yet"),
+    )
     client, sleeps = make_client()
     error = expect_error(client.get, "/stacks")
     assert len(api.calls) == 1
@@ -802,7 +949,9 @@ def test_a_503_gateway_page_is_retried(api):
     assert len(api.calls) == 2
 
 
-@pytest.mark.parametrize("body", [[1, 2], {"items": []}, {"response": {"name": "x"}}, {"response": [1, 2]}])
+@pytest.mark.parametrize(
+    "body", [[1, 2], {"items": []}, {"response": {"name": "x"}}, {"response": [1, 2]}]
+)
 def test_a_list_answer_of_the_wrong_shape_is_a_clear_error(api, body):
     api.add(responses.GET, BASE + "/stacks", json=body)
     client = make_client()[0]
@@ -817,10 +966,20 @@ def test_pagination_numbers_that_are_not_numbers_end_the_paging(api):
     assert list(client.pages("/stacks")) == [[{"uid": "a"}]]
 
 
-@pytest.mark.parametrize("details, shown", [(["name is taken", "too short"], "name is taken; too short"),
-                                            ({"name": ["is taken"]}, '{"name": ["is taken"]}')])
+@pytest.mark.parametrize(
+    "details, shown",
+    [
+        (["name is taken", "too short"], "name is taken; too short"),
+        ({"name": ["is taken"]}, '{"name": ["is taken"]}'),
+    ],
+)
 def test_error_details_that_are_not_text_are_shown_as_text(api, details, shown):
-    api.add(responses.POST, BASE + "/stacks", status=400, json=error_body("bad_request", "Invalid", details))
+    api.add(
+        responses.POST,
+        BASE + "/stacks",
+        status=400,
+        json=error_body("bad_request", "Invalid", details),
+    )
     client = make_client()[0]
     error = expect_error(client.post, "/stacks", {})
     assert shown in error.message
@@ -839,6 +998,7 @@ def test_a_token_that_cannot_go_in_a_header_is_never_quoted():
 
 
 # --- hostile servers: cut, slow and odd answers, the time budget, token fragments ---------------------------------
+
 
 class Budget:
     """A deadline whose remaining seconds the test sets."""
@@ -864,7 +1024,7 @@ def test_excerpt_scrubs_before_it_cuts_and_is_bounded():
     text = "<pre>" + "x" * 168 + " Authorization: Bearer " + TOKEN + "</pre>"
     shown = excerpt(text, TOKEN)
     assert "Bearer [hidden]" in shown
-    assert all(TOKEN[start:start + 8] not in shown for start in range(len(TOKEN) - 7))
+    assert all(TOKEN[start : start + 8] not in shown for start in range(len(TOKEN) - 7))
     assert len(excerpt("y" * 10000, TOKEN)) == 203
 
 
@@ -877,7 +1037,9 @@ def test_strip_tags_in_one_pass():
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0662", "1.5", "-3", ""])
 def test_retry_after_that_is_not_ascii_digits_falls_back_to_backoff(api, value):
-    api.add(responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": value})
+    api.add(
+        responses.GET, BASE + "/stacks", status=503, json=THROTTLED, headers={"Retry-After": value}
+    )
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
     client, sleeps = make_client()
     client.get("/stacks")
@@ -888,7 +1050,10 @@ def test_retry_after_beyond_the_budget_fails_at_once(api):
     api.add(responses.GET, BASE + "/stacks", status=429, json={}, headers={"Retry-After": "30"})
     client, sleeps = make_client(deadline=Budget(5))
     error = expect_error(client.get, "/stacks")
-    assert "Cloud66 asked to wait 30 s" in error.message and "the 5 s left of wait_timeout" in error.message
+    assert (
+        "Cloud66 asked to wait 30 s" in error.message
+        and "the 5 s left of wait_timeout" in error.message
+    )
     assert sleeps == [] and len(api.calls) == 1
 
 
@@ -910,14 +1075,24 @@ def test_nothing_is_sent_once_the_budget_is_spent(api):
 
 def test_the_request_timeout_is_cut_to_the_budget(api):
     seen = []
-    api.add_callback(responses.GET, BASE + "/stacks",
-                     callback=lambda request: seen.append(request.req_kwargs["timeout"]) or (200, {}, '{"response": []}'))
+    api.add_callback(
+        responses.GET,
+        BASE + "/stacks",
+        callback=lambda request: (
+            seen.append(request.req_kwargs["timeout"]) or (200, {}, '{"response": []}')
+        ),
+    )
     make_client(deadline=Budget(2.5), timeout=30)[0].get("/stacks")
     assert seen == [2.5]
 
 
-@pytest.mark.parametrize("exception", [requests.exceptions.ChunkedEncodingError("cut"),
-                                       requests.exceptions.ContentDecodingError("bad gzip")])
+@pytest.mark.parametrize(
+    "exception",
+    [
+        requests.exceptions.ChunkedEncodingError("cut"),
+        requests.exceptions.ContentDecodingError("bad gzip"),
+    ],
+)
 def test_an_answer_cut_part_way_is_retried_for_reads_and_ambiguous_for_writes(api, exception):
     api.add(responses.GET, BASE + "/stacks", body=exception)
     api.add(responses.GET, BASE + "/stacks", json={"response": []})
@@ -953,9 +1128,22 @@ def test_paging_stops_at_a_page_that_repeats_the_one_before(api):
 
 def test_paging_fails_past_the_ceiling(api, monkeypatch):
     import ansible_collections.cloud66.cloud.plugins.module_utils._client as client_module
+
     monkeypatch.setattr(client_module, "MAX_PAGES", 3)
-    api.add_callback(responses.GET, BASE + "/stacks", callback=lambda request: (200, {}, json.dumps(
-        {"response": [{"uid": request.params["page"]}], "pagination": {"next": int(request.params["page"]) + 1}})))
+    api.add_callback(
+        responses.GET,
+        BASE + "/stacks",
+        callback=lambda request: (
+            200,
+            {},
+            json.dumps(
+                {
+                    "response": [{"uid": request.params["page"]}],
+                    "pagination": {"next": int(request.params["page"]) + 1},
+                }
+            ),
+        ),
+    )
     error = expect_error(lambda: list(make_client()[0].pages("/stacks")))
     assert "more pages after 3" in error.message
     assert len(api.calls) == 3
@@ -963,5 +1151,9 @@ def test_paging_fails_past_the_ceiling(api, monkeypatch):
 
 @pytest.mark.parametrize("following", ["Infinity", "NaN", "1e400", "2.5", "true"])
 def test_page_numbers_that_are_not_whole_numbers_end_the_paging(api, following):
-    api.add(responses.GET, BASE + "/stacks", body='{"response": [{"uid": "a"}], "pagination": {"next": %s}}' % following)
+    api.add(
+        responses.GET,
+        BASE + "/stacks",
+        body='{"response": [{"uid": "a"}], "pagination": {"next": %s}}' % following,
+    )
     assert list(make_client()[0].pages("/stacks")) == [[{"uid": "a"}]]

@@ -1,8 +1,10 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests for plugins/module_utils/_databases.py. HTTP is mocked with the responses library; time is a fake clock."""
+"""Unit tests for plugins/module_utils/_databases.py.
+
+HTTP is mocked with the responses library; time is a fake clock.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +15,15 @@ import requests
 import responses
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import Deadline, WaitTimeout
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Cloud66Error
-from ansible_collections.cloud66.cloud.plugins.module_utils._databases import NAME_MAX_LENGTH, DatabaseGroup, name_problem
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
+    Cloud66Client,
+    Cloud66Error,
+)
+from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
+    NAME_MAX_LENGTH,
+    DatabaseGroup,
+    name_problem,
+)
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     ACTIONS,
     BASE,
@@ -30,7 +39,13 @@ from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     listing,
 )
 
-QUEUED = {"id": 792, "status": "queued", "action_type": "database_create", "finished_at": None, "finished_success": None}
+QUEUED = {
+    "id": 792,
+    "status": "queued",
+    "action_type": "database_create",
+    "finished_at": None,
+    "finished_success": None,
+}
 
 
 @pytest.fixture
@@ -53,32 +68,37 @@ def deadline(clock, seconds):
 # --- name_problem ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["app_db", "a", "App-DB.2024", "x" * NAME_MAX_LENGTH, "x" * 63, "a.b"])
+@pytest.mark.parametrize(
+    "name", ["app_db", "a", "App-DB.2024", "x" * NAME_MAX_LENGTH, "x" * 63, "a.b"]
+)
 def test_acceptable_names(name):
     assert name_problem(name) is None
 
 
-@pytest.mark.parametrize("name, words", [
-    (None, "empty"),
-    ("", "empty"),
-    ("   ", "empty"),
-    ("\t\n", "empty"),
-    ("app db", "spaces"),
-    ("app\tdb", "spaces"),
-    (" app", "spaces"),
-    ("app/db", "slashes"),
-    ("app\\db", "slashes"),
-    ("..", "'..'"),
-    ("app..db", "'..'"),
-    ("app?", "'?'"),
-    ("app#1", "'#'"),
-    ("app;drop", "';'"),
-    ("app%20", "'%'"),
-    ("caf\u00e9", "ASCII"),
-    ("\u0434\u0431", "ASCII"),
-    ("x" * 64, "at most 63 characters long (it has 64)"),
-    ("x" * 200, "(it has 200)"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        (None, "empty"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("\t\n", "empty"),
+        ("app db", "spaces"),
+        ("app\tdb", "spaces"),
+        (" app", "spaces"),
+        ("app/db", "slashes"),
+        ("app\\db", "slashes"),
+        ("..", "'..'"),
+        ("app..db", "'..'"),
+        ("app?", "'?'"),
+        ("app#1", "'#'"),
+        ("app;drop", "';'"),
+        ("app%20", "'%'"),
+        ("caf\u00e9", "ASCII"),
+        ("\u0434\u0431", "ASCII"),
+        ("x" * 64, "at most 63 characters long (it has 64)"),
+        ("x" * 200, "(it has 200)"),
+    ],
+)
 def test_refused_names(name, words):
     problem = name_problem(name)
     assert problem is not None
@@ -127,7 +147,11 @@ def test_find_in_an_empty_group(api, group):
 
 
 def test_duplicate_names_on_a_page_are_refused(api, group):
-    add_pages(api, DATABASES, [databases(0, 10) + [database(1, "app_db"), database(2, "app_db")], databases(30, 5)])
+    add_pages(
+        api,
+        DATABASES,
+        [databases(0, 10) + [database(1, "app_db"), database(2, "app_db")], databases(30, 5)],
+    )
     with pytest.raises(Cloud66Error) as info:
         group.find(name="app_db")
     assert "db_0001" in info.value.message
@@ -146,7 +170,10 @@ def test_missing_stack_is_named(api, group):
     assert info.value.message.startswith("Stack s1 was not found")
     assert "account_id" in info.value.message
     assert info.value.status == 404
-    assert methods_and_paths(api) == [("GET", "/api/3/stacks/s1/server_groups/42/databases?page=1"), ("GET", "/api/3/stacks/s1")]
+    assert methods_and_paths(api) == [
+        ("GET", "/api/3/stacks/s1/server_groups/42/databases?page=1"),
+        ("GET", "/api/3/stacks/s1"),
+    ]
 
 
 def test_missing_server_group_is_named(api, group):
@@ -162,7 +189,12 @@ def test_missing_server_group_is_named(api, group):
 
 
 def test_group_without_database_operations_keeps_the_servers_text(api, group):
-    api.add(responses.GET, DATABASES, status=400, json=error("bad_request", "Server group does not support database operations"))
+    api.add(
+        responses.GET,
+        DATABASES,
+        status=400,
+        json=error("bad_request", "Server group does not support database operations"),
+    )
     with pytest.raises(Cloud66Error) as info:
         group.find(name="app_db")
     assert "does not support database operations" in info.value.message
@@ -179,14 +211,25 @@ def test_all_lists_every_page(api, group):
 
 
 def users(start, count):
-    return [{"uid": "user_%03d" % number, "username": "u%03d" % number, "databases": [], "user_type": "application"}
-            for number in range(start, start + count)]
+    return [
+        {
+            "uid": "user_%03d" % number,
+            "username": "u%03d" % number,
+            "databases": [],
+            "user_type": "application",
+        }
+        for number in range(start, start + count)
+    ]
 
 
 def test_usernames_maps_uids_across_pages_and_reads_once(api, group):
     add_pages(api, USERS, [users(0, 30), users(30, 2)])
 
-    assert group.usernames(["user_031", "user_002", "user_unknown"]) == ["u031", "u002", "user_unknown"]
+    assert group.usernames(["user_031", "user_002", "user_unknown"]) == [
+        "u031",
+        "u002",
+        "user_unknown",
+    ]
     assert group.usernames(["user_000"]) == ["u000"]
     assert [call.request.params for call in api.calls] == [{"page": "1"}, {"page": "2"}]
 
@@ -213,28 +256,39 @@ def test_create_sends_one_post_with_the_right_body(api, group, client_sleeps):
     request = api.calls[0].request
     assert request.method == "POST"
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {"database_name": "app_db", "database_user_ids": ["user_abc123", "user_def456"]}
+    assert json.loads(request.body) == {
+        "database_name": "app_db",
+        "database_user_ids": ["user_abc123", "user_def456"],
+    }
     assert client_sleeps == []
 
 
 def test_create_without_users_sends_an_empty_list(api, group):
     api.add(responses.POST, DATABASES, json={"response": QUEUED})
     group.create("app_db", None)
-    assert json.loads(api.calls[0].request.body) == {"database_name": "app_db", "database_user_ids": []}
+    assert json.loads(api.calls[0].request.body) == {
+        "database_name": "app_db",
+        "database_user_ids": [],
+    }
 
 
-@pytest.mark.parametrize("description", ["Database app_db already exists", "Database name has already been taken"])
+@pytest.mark.parametrize(
+    "description", ["Database app_db already exists", "Database name has already been taken"]
+)
 def test_create_of_an_existing_database_changes_nothing(api, group, description):
     api.add(responses.POST, DATABASES, status=400, json=error("bad_request", description))
     assert group.create("app_db", []) == (None, False)
     assert len(api.calls) == 1
 
 
-@pytest.mark.parametrize("lost", [
-    {"status": 502, "body": "<html>Bad Gateway</html>"},
-    {"status": 504, "body": "<html>Gateway Timeout</html>"},
-    {"body": requests.exceptions.ReadTimeout("read timed out")},
-])
+@pytest.mark.parametrize(
+    "lost",
+    [
+        {"status": 502, "body": "<html>Bad Gateway</html>"},
+        {"status": 504, "body": "<html>Gateway Timeout</html>"},
+        {"body": requests.exceptions.ReadTimeout("read timed out")},
+    ],
+)
 def test_lost_create_that_went_through_is_not_sent_again(api, group, client_sleeps, lost):
     api.add(responses.POST, DATABASES, **lost)
     api.add(responses.POST, DATABASES, json={"response": QUEUED})
@@ -242,22 +296,33 @@ def test_lost_create_that_went_through_is_not_sent_again(api, group, client_slee
 
     assert group.create("app_db", []) == (None, True)
 
-    assert methods_and_paths(api) == [("POST", "/api/3/stacks/s1/server_groups/42/databases"),
-                                      ("GET", "/api/3/stacks/s1/server_groups/42/databases?page=1")]
+    assert methods_and_paths(api) == [
+        ("POST", "/api/3/stacks/s1/server_groups/42/databases"),
+        ("GET", "/api/3/stacks/s1/server_groups/42/databases?page=1"),
+    ]
     # Looked at once, without waiting first.
     assert client_sleeps == []
 
 
 def test_lost_create_then_already_exists_means_it_went_through(api, group, client_sleeps):
     api.add(responses.POST, DATABASES, status=502, body="Bad Gateway")
-    api.add(responses.POST, DATABASES, status=400, json=error("bad_request", "Database app_db already exists"))
+    api.add(
+        responses.POST,
+        DATABASES,
+        status=400,
+        json=error("bad_request", "Database app_db already exists"),
+    )
     add_pages(api, DATABASES, [databases(0, 3)])
 
     assert group.create("app_db", ["user_1"]) == (None, True)
 
     assert [method for method, path in methods_and_paths(api)] == ["POST", "GET", "POST"]
-    assert all(json.loads(call.request.body) == {"database_name": "app_db", "database_user_ids": ["user_1"]}
-               for call in api.calls if call.request.method == "POST")
+    assert all(
+        json.loads(call.request.body)
+        == {"database_name": "app_db", "database_user_ids": ["user_1"]}
+        for call in api.calls
+        if call.request.method == "POST"
+    )
 
 
 def test_lost_create_that_did_not_go_through_is_sent_again(api, group):
@@ -281,12 +346,24 @@ def test_create_lost_every_time_gives_up_and_says_it_may_have_acted(api, client_
     assert "Gave up after 3 attempts" in info.value.message
     assert "may have acted" in info.value.message
     # It looks after every attempt, the last one included, before reporting.
-    assert [method for method, path in methods_and_paths(api)] == ["POST", "GET", "POST", "GET", "POST", "GET"]
+    assert [method for method, path in methods_and_paths(api)] == [
+        "POST",
+        "GET",
+        "POST",
+        "GET",
+        "POST",
+        "GET",
+    ]
     assert len(client_sleeps) == 2
 
 
 def test_create_refused_by_cloud66_keeps_the_servers_text(api, group):
-    api.add(responses.POST, DATABASES, status=400, json=error("bad_request", "Invalid database name: reserved word"))
+    api.add(
+        responses.POST,
+        DATABASES,
+        status=400,
+        json=error("bad_request", "Invalid database name: reserved word"),
+    )
     api.add(responses.POST, DATABASES, json={"response": QUEUED})
 
     with pytest.raises(Cloud66Error) as info:
@@ -311,7 +388,10 @@ def test_create_in_a_missing_server_group(api, group):
     with pytest.raises(Cloud66Error) as info:
         group.create("app_db", [])
     assert info.value.message == "Server group 42 was not found in stack s1."
-    assert methods_and_paths(api) == [("POST", "/api/3/stacks/s1/server_groups/42/databases"), ("GET", "/api/3/stacks/s1")]
+    assert methods_and_paths(api) == [
+        ("POST", "/api/3/stacks/s1/server_groups/42/databases"),
+        ("GET", "/api/3/stacks/s1"),
+    ]
 
 
 # --- delete ---------------------------------------------------------------------------------------------------
@@ -321,18 +401,30 @@ def test_delete_returns_the_action(api, group):
     action = dict(QUEUED, action_type="database_delete")
     api.add(responses.DELETE, DATABASES + "/db_abc123", json={"response": action})
     assert group.delete("db_abc123") == (action, True)
-    assert methods_and_paths(api) == [("DELETE", "/api/3/stacks/s1/server_groups/42/databases/db_abc123")]
+    assert methods_and_paths(api) == [
+        ("DELETE", "/api/3/stacks/s1/server_groups/42/databases/db_abc123")
+    ]
 
 
 def test_delete_of_a_database_that_is_gone(api, group):
-    api.add(responses.DELETE, DATABASES + "/db_abc123", status=404, json=error("not_found", "Database not found"))
+    api.add(
+        responses.DELETE,
+        DATABASES + "/db_abc123",
+        status=404,
+        json=error("not_found", "Database not found"),
+    )
     assert group.delete("db_abc123") == (None, False)
     assert len(api.calls) == 1
 
 
 def test_lost_delete_then_404_means_it_went_through(api, group, client_sleeps):
     api.add(responses.DELETE, DATABASES + "/db_abc123", status=502, body="Bad Gateway")
-    api.add(responses.DELETE, DATABASES + "/db_abc123", status=404, json=error("not_found", "Database not found"))
+    api.add(
+        responses.DELETE,
+        DATABASES + "/db_abc123",
+        status=404,
+        json=error("not_found", "Database not found"),
+    )
     add_pages(api, ACTIONS, [[]])
     add_pages(api, DATABASES, [[dict(database(1, "app_db"), uid="db_abc123")]])
     action, deleted = group.delete("db_abc123")
@@ -342,16 +434,25 @@ def test_lost_delete_then_404_means_it_went_through(api, group, client_sleeps):
     assert len(client_sleeps) == 1
 
 
-@pytest.mark.parametrize("answer", [
-    {"status": 503, "body": "<html>Service Unavailable</html>"},
-    {"status": 200, "body": "<html>OK</html>"},
-    {"status": 200, "body": ""},
-    {"body": requests.exceptions.ChunkedEncodingError("cut")},
-])
-def test_delete_carried_out_despite_an_odd_answer_is_not_sent_again(api, group, client_sleeps, answer):
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 503, "body": "<html>Service Unavailable</html>"},
+        {"status": 200, "body": "<html>OK</html>"},
+        {"status": 200, "body": ""},
+        {"body": requests.exceptions.ChunkedEncodingError("cut")},
+    ],
+)
+def test_delete_carried_out_despite_an_odd_answer_is_not_sent_again(
+    api, group, client_sleeps, answer
+):
     started = dict(QUEUED, id=77, action_type="database_delete", resource_id="db_abc123")
     api.add(responses.DELETE, DATABASES + "/db_abc123", **answer)
-    add_pages(api, ACTIONS, [[dict(QUEUED, id=76, action_type="database_create", resource_id="db_abc123"), started]])
+    add_pages(
+        api,
+        ACTIONS,
+        [[dict(QUEUED, id=76, action_type="database_create", resource_id="db_abc123"), started]],
+    )
 
     assert group.delete("db_abc123") == (started, True)
     assert [method for method, path in methods_and_paths(api)] == ["DELETE", "GET"]
@@ -373,7 +474,9 @@ def test_create_answered_503_after_it_went_through_is_reported_done(api, group, 
 def test_delete_quotes_the_uid(api, group):
     api.add(responses.DELETE, DATABASES + "/db%2F..%2Fx", json={"response": QUEUED})
     group.delete("db/../x")
-    assert api.calls[0].request.path_url == "/api/3/stacks/s1/server_groups/42/databases/db%2F..%2Fx"
+    assert (
+        api.calls[0].request.path_url == "/api/3/stacks/s1/server_groups/42/databases/db%2F..%2Fx"
+    )
 
 
 # --- waiting for the list to catch up ------------------------------------------------------------------------
@@ -405,7 +508,9 @@ def test_wait_listed_times_out_with_a_clear_message(api, group, clock):
     with pytest.raises(WaitTimeout) as info:
         group.wait_listed("app_db", deadline(clock, 5))
     message = str(info.value)
-    assert message.startswith("Database 'app_db' was created but server group 42 still did not list it after 5 s.")
+    assert message.startswith(
+        "Database 'app_db' was created but server group 42 still did not list it after 5 s."
+    )
     assert "wait_timeout" in message
     assert len(api.calls) == 4
     assert clock.now == started + 5
@@ -415,7 +520,10 @@ def test_wait_listed_rides_out_a_throttled_list(api, clock):
     client = Cloud66Client(BASE, TOKEN, retries=0, sleep=clock.sleep)
     api.add(responses.GET, DATABASES, status=503, json=error("throttled", "Rate limit exceeded"))
     api.add(responses.GET, DATABASES, json=listing([database(9, "app_db")], 1, 1))
-    assert DatabaseGroup(client, STACK, GROUP).wait_listed("app_db", deadline(clock, 60))["name"] == "app_db"
+    assert (
+        DatabaseGroup(client, STACK, GROUP).wait_listed("app_db", deadline(clock, 60))["name"]
+        == "app_db"
+    )
     assert len(api.calls) == 2
 
 
@@ -434,7 +542,9 @@ def test_wait_unlisted_times_out_with_a_clear_message(api, group, clock):
     add_pages(api, DATABASES, [[database(9, "app_db")]])
     with pytest.raises(WaitTimeout) as info:
         group.wait_unlisted("db_0009", deadline(clock, 3))
-    assert str(info.value).startswith("Database db_0009 was deleted but server group 42 still listed it after 3 s.")
+    assert str(info.value).startswith(
+        "Database db_0009 was deleted but server group 42 still listed it after 3 s."
+    )
     assert len(api.calls) == 3
 
 
@@ -445,5 +555,7 @@ def test_delete_look_reads_the_last_page_of_an_oldest_first_action_list(api, gro
 
     assert group.delete("db_abc123") == (started, True)
     assert [path for method, path in methods_and_paths(api)] == [
-        "/api/3/stacks/s1/server_groups/42/databases/db_abc123", "/api/3/stacks/s1/actions?page=1",
-        "/api/3/stacks/s1/actions?page=2"]
+        "/api/3/stacks/s1/server_groups/42/databases/db_abc123",
+        "/api/3/stacks/s1/actions?page=1",
+        "/api/3/stacks/s1/actions?page=2",
+    ]

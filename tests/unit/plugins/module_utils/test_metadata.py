@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -15,8 +14,8 @@ import os
 
 import pytest
 import yaml
-
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
+
 from ansible_collections.cloud66.cloud.plugins.module_utils import _module
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -50,13 +49,20 @@ def cloud66_module(module_class=_module.Cloud66Module, **params):
     """A MODULE_CLASS over the default options and PARAMS."""
     values = {name: spec.get("default") for name, spec in _module.cloud66_argument_spec().items()}
     values.update({name: None for name in _module.server_group_argument_spec()})
-    values.update(api_token="c66tok-version-test", stack_id="5999b763474b0eafa5fafb64bff0ba80", server_group_id="42")
+    values.update(
+        api_token="c66tok-version-test",
+        stack_id="5999b763474b0eafa5fafb64bff0ba80",
+        server_group_id="42",
+    )
     values.update(params)
     return module_class(FakeModule(values))
 
 
 def test_user_agent_names_the_collection_and_ansible_core():
-    assert cloud66_module().client.session.headers["User-Agent"] == "cloud66.cloud ansible-core/%s" % ANSIBLE_CORE_VERSION
+    assert (
+        cloud66_module().client.session.headers["User-Agent"]
+        == "cloud66.cloud ansible-core/%s" % ANSIBLE_CORE_VERSION
+    )
 
 
 class RefusingModule(_module.Cloud66Module):
@@ -74,7 +80,9 @@ def test_the_shared_options_are_checked_before_the_module_s_own():
 
 
 def test_checking_the_options_sets_nothing_and_the_client_gets_them_trimmed():
-    module = cloud66_module(api_url=" https://app.cloud66.com/api/3\n", api_token="c66tok-trimmed\n")
+    module = cloud66_module(
+        api_url=" https://app.cloud66.com/api/3\n", api_token="c66tok-trimmed\n"
+    )
     attributes = dict(vars(module))
     assert module.check_params() is None
     assert vars(module) == attributes
@@ -97,15 +105,24 @@ def test_galaxy_accepts_the_authors():
     assert 0 < len(authors[0]) <= 64
 
 
-MODULES = sorted(os.path.basename(path)[:-3]
-                 for path in glob.glob(os.path.join(COLLECTION_ROOT, "plugins", "modules", "*.py"))
-                 if not path.endswith("__init__.py"))
-ROLES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(COLLECTION_ROOT, "roles", "*")))
+MODULES = sorted(
+    os.path.basename(path)[:-3]
+    for path in glob.glob(os.path.join(COLLECTION_ROOT, "plugins", "modules", "*.py"))
+    if not path.endswith("__init__.py")
+)
+ROLES = sorted(
+    os.path.basename(path) for path in glob.glob(os.path.join(COLLECTION_ROOT, "roles", "*"))
+)
 
 
 def test_the_shared_doc_fragment_names_the_collection_author():
-    fragment = importlib.import_module("ansible_collections.cloud66.cloud.plugins.doc_fragments.cloud66")
-    assert yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["author"] == galaxy_metadata()["authors"]
+    fragment = importlib.import_module(
+        "ansible_collections.cloud66.cloud.plugins.doc_fragments.cloud66"
+    )
+    assert (
+        yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["author"]
+        == galaxy_metadata()["authors"]
+    )
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -120,8 +137,12 @@ def test_module_author_is_the_collection_author(name):
 @pytest.mark.parametrize("name", ROLES)
 def test_role_author_is_the_collection_author(name):
     role = os.path.join(COLLECTION_ROOT, "roles", name)
-    assert [read_yaml(os.path.join(role, "meta", "main.yml"))["galaxy_info"]["author"]] == galaxy_metadata()["authors"]
-    for entry_point in read_yaml(os.path.join(role, "meta", "argument_specs.yml"))["argument_specs"].values():
+    assert [
+        read_yaml(os.path.join(role, "meta", "main.yml"))["galaxy_info"]["author"]
+    ] == galaxy_metadata()["authors"]
+    for entry_point in read_yaml(os.path.join(role, "meta", "argument_specs.yml"))[
+        "argument_specs"
+    ].values():
         assert entry_point["author"] == galaxy_metadata()["authors"]
 
 

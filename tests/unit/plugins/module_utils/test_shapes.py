@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -12,11 +11,29 @@ import responses
 from responses import matchers
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
-    FAILED, PENDING, SUCCEEDED, ActionFailed, ActionWaiter, Deadline, action_outcome)
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    ActionFailed,
+    ActionWaiter,
+    Deadline,
+    action_outcome,
+)
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
-from ansible_collections.cloud66.cloud.plugins.module_utils._databases import DatabaseGroup, is_duplicate, users_warning
+from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
+    DatabaseGroup,
+    is_duplicate,
+    users_warning,
+)
 from ansible_collections.cloud66.cloud.plugins.module_utils._records import (
-    action_name, action_record, database_names, database_record, page_info, user_record, whole_number)
+    action_name,
+    action_record,
+    database_names,
+    database_record,
+    page_info,
+    user_record,
+    whole_number,
+)
 from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import find_server_group_id
 
 BASE = "https://api.cloud66.test/api/3"
@@ -26,25 +43,52 @@ DATABASES = BASE + "/stacks/s1/server_groups/42/databases"
 GROUPS = BASE + "/stacks/s1/server_groups"
 
 # The Database model page's shape, and the AsyncAction model page's.
-MODEL_DATABASE = {"uid": "db_1", "stack_uid": "s1", "server_group_id": 42, "database_name": "shop", "collation": "c",
-                  "encoding": "utf8mb4", "size_bytes": 1, "size_rows": 2, "created_at_iso": "2024-01-01T00:00:00Z",
-                  "updated_at_iso": "2024-01-02T00:00:00Z"}
+MODEL_DATABASE = {
+    "uid": "db_1",
+    "stack_uid": "s1",
+    "server_group_id": 42,
+    "database_name": "shop",
+    "collation": "c",
+    "encoding": "utf8mb4",
+    "size_bytes": 1,
+    "size_rows": 2,
+    "created_at_iso": "2024-01-01T00:00:00Z",
+    "updated_at_iso": "2024-01-02T00:00:00Z",
+}
 
 
 def model_action(action_id, finished_at=None, finished_success=None, message=None):
-    return {"id": action_id, "user": "a@example.com", "resource_type": "database", "action": "database_create",
-            "resource_id": 84195, "started_via": "api", "started_at": None, "finished_at": finished_at,
-            "finished_success": finished_success, "finished_message": message, "finished_result": None, "metadata": {}}
+    return {
+        "id": action_id,
+        "user": "a@example.com",
+        "resource_type": "database",
+        "action": "database_create",
+        "resource_id": 84195,
+        "started_via": "api",
+        "started_at": None,
+        "finished_at": finished_at,
+        "finished_success": finished_success,
+        "finished_message": message,
+        "finished_result": None,
+        "metadata": {},
+    }
 
 
 def listed(items, current=1, pages=1, spelling="previous"):
-    pagination = {spelling: current - 1 or None, "next": current + 1 if current < pages else None, "current": current,
-                  "count": 30 * pages, "pages": pages}
+    pagination = {
+        spelling: current - 1 or None,
+        "next": current + 1 if current < pages else None,
+        "current": current,
+        "count": 30 * pages,
+        "pages": pages,
+    }
     return {"response": items, "count": len(items), "pagination": pagination}
 
 
 def add_page(api, url, number, body):
-    api.add(responses.GET, url, json=body, match=[matchers.query_param_matcher({"page": str(number)})])
+    api.add(
+        responses.GET, url, json=body, match=[matchers.query_param_matcher({"page": str(number)})]
+    )
 
 
 def paths(api):
@@ -53,10 +97,14 @@ def paths(api):
 
 # --- _records ---------------------------------------------------------------------------------------------------
 
+
 def test_a_model_database_gets_the_documented_names_and_keeps_its_own():
     record = database_record(MODEL_DATABASE)
     assert record["name"] == "shop" and record["charset"] == "utf8mb4"
-    assert record["created_at"] == "2024-01-01T00:00:00Z" and record["updated_at"] == "2024-01-02T00:00:00Z"
+    assert (
+        record["created_at"] == "2024-01-01T00:00:00Z"
+        and record["updated_at"] == "2024-01-02T00:00:00Z"
+    )
     assert all(record[key] == value for key, value in MODEL_DATABASE.items())
     assert "users" not in record
     assert MODEL_DATABASE.get("name") is None, "the answer itself is left as it was"
@@ -86,39 +134,70 @@ def test_users_and_pages_in_the_model_spelling():
     assert page_info([]) == {}
 
 
-@pytest.mark.parametrize("value, number", [(3, 3), ("12", 12), (" 4 ", 4), (True, None), (1.5, None),
-                                           (float("inf"), None), ("x", None), ("²", None), (None, None)])
+@pytest.mark.parametrize(
+    "value, number",
+    [
+        (3, 3),
+        ("12", 12),
+        (" 4 ", 4),
+        (True, None),
+        (1.5, None),
+        (float("inf"), None),
+        ("x", None),
+        ("²", None),
+        (None, None),
+    ],
+)
 def test_whole_numbers(value, number):
     assert whole_number(value) == number
 
 
 # --- actions ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("record, outcome", [
-    (model_action(1), PENDING),
-    (model_action(1, "2024-01-01T00:00:00Z", True), SUCCEEDED),
-    (model_action(1, "2024-01-01T00:00:00Z", False, "disk full"), FAILED),
-    # both shapes at once: either one saying "failed" decides
-    (dict(model_action(1, "2024-01-01T00:00:00Z", False), status="completed"), FAILED),
-    (dict(model_action(1, "2024-01-01T00:00:00Z", True), status="failed"), FAILED),
-    (dict(model_action(1), status="completed", finished_success=True), SUCCEEDED),
-])
+
+@pytest.mark.parametrize(
+    "record, outcome",
+    [
+        (model_action(1), PENDING),
+        (model_action(1, "2024-01-01T00:00:00Z", True), SUCCEEDED),
+        (model_action(1, "2024-01-01T00:00:00Z", False, "disk full"), FAILED),
+        # both shapes at once: either one saying "failed" decides
+        (dict(model_action(1, "2024-01-01T00:00:00Z", False), status="completed"), FAILED),
+        (dict(model_action(1, "2024-01-01T00:00:00Z", True), status="failed"), FAILED),
+        (dict(model_action(1), status="completed", finished_success=True), SUCCEEDED),
+    ],
+)
 def test_outcome_from_either_shape(record, outcome):
     assert action_outcome(record) == outcome
 
 
 def test_a_failed_model_action_is_named_by_its_action(api, client, clock):
-    api.add(responses.GET, ACTIONS + "/7", json={"response": model_action(7, "t", False, "disk full")})
+    api.add(
+        responses.GET, ACTIONS + "/7", json={"response": model_action(7, "t", False, "disk full")}
+    )
     waiter = ActionWaiter(client, STACK, Deadline(60, clock=clock, sleep=clock.sleep))
     with pytest.raises(ActionFailed) as info:
         waiter.wait([action_record(model_action(7))])
     assert str(info.value) == "Cloud66 action 7 (database_create) failed: disk full"
-    assert info.value.action["action"] == "database_create" and info.value.action["action_type"] == "database_create"
+    assert (
+        info.value.action["action"] == "database_create"
+        and info.value.action["action_type"] == "database_create"
+    )
 
 
 def test_an_action_list_listed_oldest_first_is_read_from_its_last_page(api, client, clock):
-    add_page(api, ACTIONS, 1, listed([model_action(number, "t", True) for number in range(1, 31)], 1, 4, "prev"))
-    add_page(api, ACTIONS, 4, listed([model_action(number, "t", True) for number in range(91, 96)], 4, 4, "prev"))
+    add_page(
+        api,
+        ACTIONS,
+        1,
+        listed([model_action(number, "t", True) for number in range(1, 31)], 1, 4, "prev"),
+    )
+    add_page(
+        api,
+        ACTIONS,
+        4,
+        listed([model_action(number, "t", True) for number in range(91, 96)], 4, 4, "prev"),
+    )
     waiter = ActionWaiter(client, STACK, Deadline(60, clock=clock, sleep=clock.sleep))
 
     finished = waiter.wait([action_record(model_action(number)) for number in (93, 94, 95)])
@@ -129,9 +208,15 @@ def test_an_action_list_listed_oldest_first_is_read_from_its_last_page(api, clie
 
 
 def test_an_unreadable_action_list_falls_back_to_one_read_per_action(api, client, clock):
-    api.add(responses.GET, ACTIONS, json={"error": "forbidden", "error_description": "no"}, status=403)
+    api.add(
+        responses.GET, ACTIONS, json={"error": "forbidden", "error_description": "no"}, status=403
+    )
     for number in (1, 2, 3):
-        api.add(responses.GET, "%s/%d" % (ACTIONS, number), json={"response": model_action(number, "t", True)})
+        api.add(
+            responses.GET,
+            "%s/%d" % (ACTIONS, number),
+            json={"response": model_action(number, "t", True)},
+        )
     waiter = ActionWaiter(client, STACK, Deadline(60, clock=clock, sleep=clock.sleep))
 
     finished = waiter.wait([action_record(model_action(number)) for number in (1, 2, 3)])
@@ -142,19 +227,25 @@ def test_an_unreadable_action_list_falls_back_to_one_read_per_action(api, client
 
 # --- databases ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, description, duplicate", [
-    (409, None, True),
-    (409, "conflict", True),
-    (400, "Database 'x' already exists", True),
-    (400, "Name has already been taken", True),
-    (400, "The name is taken", True),
-    (400, "duplicate database name", True),
-    (400, "Invalid database name 'x'", False),
-    (400, "Database does not exist", False),
-    (422, "already exists", False),
-])
+
+@pytest.mark.parametrize(
+    "status, description, duplicate",
+    [
+        (409, None, True),
+        (409, "conflict", True),
+        (400, "Database 'x' already exists", True),
+        (400, "Name has already been taken", True),
+        (400, "The name is taken", True),
+        (400, "duplicate database name", True),
+        (400, "Invalid database name 'x'", False),
+        (400, "Database does not exist", False),
+        (422, "already exists", False),
+    ],
+)
 def test_which_refusals_mean_the_name_exists(status, description, duplicate):
-    assert is_duplicate(Cloud66Error("refused", status=status, description=description)) is duplicate
+    assert (
+        is_duplicate(Cloud66Error("refused", status=status, description=description)) is duplicate
+    )
 
 
 def test_no_users_warning_for_a_database_listed_without_users():
@@ -169,8 +260,15 @@ def test_a_model_database_is_found_by_its_database_name(api, client):
 
 
 def test_a_new_database_is_looked_for_from_the_last_page_back(api, client):
-    pages = [[database_record(dict(MODEL_DATABASE, uid="db_%d" % number, database_name="n%d" % number))
-              for number in range(start, start + 30)] for start in (0, 30, 60)]
+    pages = [
+        [
+            database_record(
+                dict(MODEL_DATABASE, uid="db_%d" % number, database_name="n%d" % number)
+            )
+            for number in range(start, start + 30)
+        ]
+        for start in (0, 30, 60)
+    ]
     pages.append([dict(MODEL_DATABASE, uid="db_new", database_name="fresh")])
     add_page(api, DATABASES, 1, listed(pages[0], 1, 4))
     add_page(api, DATABASES, 4, listed(pages[3], 4, 4))
@@ -178,7 +276,10 @@ def test_a_new_database_is_looked_for_from_the_last_page_back(api, client):
     records, still_listed, _complete = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
 
     assert records["fresh"]["uid"] == "db_new" and still_listed == set()
-    assert paths(api) == ["/server_groups/42/databases?page=1", "/server_groups/42/databases?page=4"]
+    assert paths(api) == [
+        "/server_groups/42/databases?page=1",
+        "/server_groups/42/databases?page=4",
+    ]
 
 
 def counted(items, current, pages, total):
@@ -191,7 +292,10 @@ def group_of_31(api, client):
     """A group whose two pages list 31 databases, none of them "fresh", once read; with those databases and the
     record "fresh" will have."""
     group = DatabaseGroup(client, STACK, "42")
-    old = [database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n)) for n in range(30)]
+    old = [
+        database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n))
+        for n in range(30)
+    ]
     add_page(api, DATABASES, 1, counted(old, 1, 2, 31))
     add_page(api, DATABASES, 2, counted(old[:1], 2, 2, 31))
     assert group.find(name="fresh") is None and group.listed_total == 31
@@ -219,7 +323,9 @@ def test_every_third_look_reads_on_whatever_the_count_says(api, client, clock):
         add_page(api, DATABASES, 1, counted(old[1:] + [old[0]], 1, 2, 31))
     add_page(api, DATABASES, 2, counted([fresh], 2, 2, 31))
 
-    assert group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))["uid"] == "db_new"
+    assert (
+        group.wait_listed("fresh", Deadline(60, clock=clock, sleep=clock.sleep))["uid"] == "db_new"
+    )
     assert [path.split("=")[1] for path in paths(api)] == ["1", "2", "1", "1", "1", "2"]
 
 
@@ -245,12 +351,15 @@ def test_a_database_without_a_name_is_a_clear_error(api, client):
 
 # --- server groups ------------------------------------------------------------------------------------------------
 
+
 def test_a_type_lookup_on_untyped_groups_fails_naming_the_groups(api, client):
     add_page(api, GROUPS, 1, listed([{"id": 42, "name": "shop-mysql"}, {"id": 43, "name": "web"}]))
     with pytest.raises(Cloud66Error) as info:
         find_server_group_id(client, STACK, group_type="mysql")
     assert "did not report the type" in info.value.message
-    assert "shop-mysql/42, web/43" in info.value.message and "server_group_name" in info.value.message
+    assert (
+        "shop-mysql/42, web/43" in info.value.message and "server_group_name" in info.value.message
+    )
 
 
 def test_a_name_lookup_on_untyped_groups_works(api, client):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -40,9 +39,7 @@ def test_create_waits_for_the_action_and_the_list(api, run_module, clock):
         json={"response": action(1001, status="completed")},
     )
 
-    result = run_module(
-        cloud66_database, name="shop", database_user_ids=["user_001"], diff=True
-    )
+    result = run_module(cloud66_database, name="shop", database_user_ids=["user_001"], diff=True)
 
     assert result["changed"] is True and "failed" not in result
     assert result["database"] == SHOP
@@ -65,9 +62,7 @@ def test_create_waits_for_the_action_and_the_list(api, run_module, clock):
     assert clock.sleeps == [1.0, 1.5, 1.5]
 
 
-def test_an_existing_database_is_left_alone_and_differing_users_are_warned_of(
-    api, run_module
-):
+def test_an_existing_database_is_left_alone_and_differing_users_are_warned_of(api, run_module):
     add_pages(api, DATABASES, [[database(1), SHOP]])
 
     result = run_module(
@@ -78,10 +73,7 @@ def test_an_existing_database_is_left_alone_and_differing_users_are_warned_of(
     assert result["database"] == SHOP and result["action"] == {}
     assert result["diff"] == {"before": SHOP, "after": SHOP}
     assert len(result["warnings"]) == 1
-    assert (
-        "already exists with users ['app'], not ['app', 'reporting']"
-        in result["warnings"][0]
-    )
+    assert "already exists with users ['app'], not ['app', 'reporting']" in result["warnings"][0]
     assert sent(api) == ["GET /databases?page=1"]
 
 
@@ -110,9 +102,7 @@ def test_check_mode_predicts_a_create_and_sends_no_write(api, run_module, clock)
 def test_check_mode_predicts_a_delete_and_sends_no_write(api, run_module):
     add_pages(api, DATABASES, [[database(1), SHOP]])
 
-    result = run_module(
-        cloud66_database, name="shop", state="absent", check_mode=True, diff=True
-    )
+    result = run_module(cloud66_database, name="shop", state="absent", check_mode=True, diff=True)
 
     assert result["changed"] is True
     assert result["diff"] == {"before": SHOP, "after": {}}
@@ -186,9 +176,7 @@ def test_without_wait_the_started_action_is_returned_pending(api, run_module, cl
     assert clock.sleeps == []
 
 
-def test_an_action_pending_past_wait_timeout_fails_with_the_action(
-    api, run_module, clock
-):
+def test_an_action_pending_past_wait_timeout_fails_with_the_action(api, run_module, clock):
     add_pages(api, DATABASES, [[database(1)]])
     api.add(responses.POST, DATABASES, json={"response": action(1001)})
     api.add(responses.GET, ACTIONS + "/1001", json={"response": action(1001)})
@@ -206,8 +194,7 @@ def test_an_action_pending_past_wait_timeout_fails_with_the_action(
     # Four polls; the fifth falls after the deadline and is not sent.
     assert (
         sent(api)
-        == ["GET /databases?page=1", "POST /databases"]
-        + ["GET /stacks/s1/actions/1001"] * 4
+        == ["GET /databases?page=1", "POST /databases"] + ["GET /stacks/s1/actions/1001"] * 4
     )
     assert clock.sleeps == [1.0, 1.5, 2.25, 3.375, 1.875]
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -30,9 +29,7 @@ def test_every_page_is_read_and_nothing_changes(api, run_module):
     result = run_module(cloud66_database_info, check_mode=True)
 
     assert "failed" not in result and result["changed"] is False
-    assert [record["uid"] for record in result["databases"]] == [
-        "db_%04d" % n for n in range(32)
-    ]
+    assert [record["uid"] for record in result["databases"]] == ["db_%04d" % n for n in range(32)]
     assert sent(api) == ["GET /databases?page=1", "GET /databases?page=2"]
 
 
@@ -50,9 +47,7 @@ def test_filters_pick_the_database(api, run_module, options):
 
 def test_filters_that_disagree_pick_nothing(api, run_module):
     add_pages(api, DATABASES, PAGES)
-    assert (
-        run_module(cloud66_database_info, name="shop", uid="db_0001")["databases"] == []
-    )
+    assert run_module(cloud66_database_info, name="shop", uid="db_0001")["databases"] == []
 
 
 def test_stack_and_server_group_are_found_by_name_and_type(api, run_module):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -41,9 +40,7 @@ def test_create_waits_and_reads_the_password_only_when_asked(
         query={"show_password": "true"},
     )
     add_pages(api, DATABASES, [[database(1, "shop")]])
-    api.add(
-        responses.POST, USERS, json={"response": action(1001, "database_user_create")}
-    )
+    api.add(responses.POST, USERS, json={"response": action(1001, "database_user_create")})
     api.add(
         responses.GET,
         ACTIONS + "/1001",
@@ -87,20 +84,14 @@ def test_a_database_the_group_does_not_list_fails_before_the_create(api, run_mod
     add_pages(api, USERS, [[user(1)]])
     add_pages(api, DATABASES, [[database(1, "shop")]])
 
-    result = run_module(
-        cloud66_database_user, username="app", databases=["shop", "reports"]
-    )
+    result = run_module(cloud66_database_user, username="app", databases=["shop", "reports"])
 
     assert result["failed"] is True and result["changed"] is False
-    assert (
-        result["msg"] == "Server group 42 of stack s1 lists no database named reports."
-    )
+    assert result["msg"] == "Server group 42 of stack s1 lists no database named reports."
     assert sent(api) == ["GET /database_users?page=1", "GET /databases?page=1"]
 
 
-def test_an_existing_user_with_other_databases_is_warned_of_and_left_alone(
-    api, run_module
-):
+def test_an_existing_user_with_other_databases_is_warned_of_and_left_alone(api, run_module):
     add_pages(api, USERS, [[APP]])
 
     result = run_module(
@@ -138,13 +129,9 @@ def test_check_mode_predicts_a_password_change_and_sends_no_write(api, run_modul
     assert sent(api) == ["GET /database_users?page=1"]
 
 
-def test_password_change_waits_for_its_action_then_reads_the_new_password(
-    api, run_module, clock
-):
+def test_password_change_waits_for_its_action_then_reads_the_new_password(api, run_module, clock):
     add_pages(api, USERS, [[APP]])
-    add_pages(
-        api, USERS, [[dict(APP, password=PASSWORD)]], query={"show_password": "true"}
-    )
+    add_pages(api, USERS, [[dict(APP, password=PASSWORD)]], query={"show_password": "true"})
     change = action(1003, "database_user_password_change")
     api.add(
         responses.POST,
@@ -166,9 +153,7 @@ def test_password_change_waits_for_its_action_then_reads_the_new_password(
 
     # The change failed: the task fails, reports no change, and reads no password.
     assert result["failed"] is True and result["changed"] is False
-    assert (
-        result["msg"] == "Cloud66 action 1003 (database_user_password_change) failed: x"
-    )
+    assert result["msg"] == "Cloud66 action 1003 (database_user_password_change) failed: x"
     assert "password" not in result
     assert sent(api) == [
         "GET /database_users?page=1",
@@ -178,9 +163,7 @@ def test_password_change_waits_for_its_action_then_reads_the_new_password(
     assert clock.sleeps == [1.0]
 
 
-def test_without_wait_the_password_is_not_returned_and_a_warning_says_why(
-    api, run_module, clock
-):
+def test_without_wait_the_password_is_not_returned_and_a_warning_says_why(api, run_module, clock):
     add_pages(api, USERS, [[APP]])
     api.add(
         responses.POST,
@@ -225,9 +208,7 @@ def test_delete_waits_until_the_list_no_longer_shows_the_user(api, run_module, c
         json={"response": action(1004, "database_user_delete", "completed")},
     )
 
-    result = run_module(
-        cloud66_database_user, username="app", state="absent", diff=True
-    )
+    result = run_module(cloud66_database_user, username="app", state="absent", diff=True)
 
     assert "failed" not in result and result["changed"] is True
     assert result["user"] == {} and result["diff"] == {"before": APP, "after": {}}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -41,9 +40,7 @@ def test_passwords_are_dropped_unless_asked_for(api, run_module):
 def test_show_password_asks_for_passwords_and_returns_them(api, run_module):
     add_pages(api, USERS, [LISTED], query={"show_password": "true"})
 
-    result = run_module(
-        cloud66_database_user_info, username="reporting", show_password=True
-    )
+    result = run_module(cloud66_database_user_info, username="reporting", show_password=True)
 
     assert result["users"] == [LISTED[1]]
     assert sent(api) == ["GET /database_users?show_password=true&page=1"]

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -44,15 +43,11 @@ MIXED = [
 def answer_create(api, name, answer):
     """Answer the POST that creates ``name``, and only that one."""
     body = {"database_name": name, "database_user_ids": []}
-    api.add(
-        responses.POST, DATABASES, match=[matchers.json_params_matcher(body)], **answer
-    )
+    api.add(responses.POST, DATABASES, match=[matchers.json_params_matcher(body)], **answer)
 
 
 def by_name(entries):
-    return dict(
-        (entry.get("name") or entry.get("username"), entry) for entry in entries
-    )
+    return dict((entry.get("name") or entry.get("username"), entry) for entry in entries)
 
 
 def test_changed_and_failed_are_counted_item_by_item(api, run_module, clock):
@@ -82,8 +77,7 @@ def test_changed_and_failed_are_counted_item_by_item(api, run_module, clock):
 
     assert result["failed"] is True
     assert result["msg"] == (
-        "1 of 3 Cloud66 actions failed: "
-        "database_create new_bad (action 1002): Out of disk space"
+        "1 of 3 Cloud66 actions failed: database_create new_bad (action 1002): Out of disk space"
     )
     # What did happen is still reported as changed.
     assert result["changed"] is True
@@ -108,8 +102,7 @@ def test_changed_and_failed_are_counted_item_by_item(api, run_module, clock):
         and entries["new_ok"]["action"]["status"] == "completed"
     )
     assert (
-        entries["new_bad"]["database"] == {}
-        and entries["new_bad"]["action"]["status"] == "failed"
+        entries["new_bad"]["database"] == {} and entries["new_bad"]["action"]["status"] == "failed"
     )
     assert entries["old"]["database"] == {} and entries["old"]["action"]["id"] == 1003
     assert entries["gone"] == {
@@ -219,9 +212,7 @@ def test_nothing_to_do_costs_one_scan(api, run_module):
     )
 
     assert result["changed"] is False and result["actions"] == []
-    assert (
-        result["diff"]["before"] == result["diff"]["after"] == {"databases": ["keep"]}
-    )
+    assert result["diff"]["before"] == result["diff"]["after"] == {"databases": ["keep"]}
     assert sent(api) == ["GET /databases?page=1"]
 
 
@@ -300,9 +291,7 @@ def test_a_new_user_of_a_new_database_is_created_once_the_database_is_listed(
         ACTIONS + "/1001",
         json={"response": action(1001, status="completed")},
     )
-    api.add(
-        responses.POST, USERS, json={"response": action(1002, "database_user_create")}
-    )
+    api.add(responses.POST, USERS, json={"response": action(1002, "database_user_create")})
     api.add(
         responses.GET,
         ACTIONS + "/1002",
@@ -316,10 +305,7 @@ def test_a_new_user_of_a_new_database_is_created_once_the_database_is_listed(
     )
 
     assert "failed" not in result and result["changed"] is True
-    assert (
-        result["databases"][0]["changed"] is True
-        and result["databases"][0]["database"] == shop
-    )
+    assert result["databases"][0]["changed"] is True and result["databases"][0]["database"] == shop
     assert result["database_users"] == [
         {
             "username": "app",

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -66,11 +65,7 @@ OWN = {
             "Database 'shop' is listed more than once in databases.",
         ),
         (
-            dict(
-                databases=[
-                    {"name": "shop", "database_user_ids": [], "database_users": []}
-                ]
-            ),
+            dict(databases=[{"name": "shop", "database_user_ids": [], "database_users": []}]),
             "Database 'shop' gives both database_user_ids and database_users; give one.",
         ),
         (
@@ -82,9 +77,7 @@ OWN = {
             "Database user 'app' is listed more than once in database_users.",
         ),
         (
-            dict(
-                database_users=[{"username": "a", "databases": [], "database_ids": []}]
-            ),
+            dict(database_users=[{"username": "a", "databases": [], "database_ids": []}]),
             "Database user 'a' gives both databases and database_ids; give one.",
         ),
     ],
@@ -105,9 +98,7 @@ def bad_input():
 
 
 @pytest.mark.parametrize("module, options, message", bad_input())
-def test_bad_input_is_refused_before_any_request(
-    api, run_module, module, options, message
-):
+def test_bad_input_is_refused_before_any_request(api, run_module, module, options, message):
     result = run_module(module, **options)
 
     assert result["failed"] is True and result["changed"] is False
@@ -115,12 +106,8 @@ def test_bad_input_is_refused_before_any_request(
     assert sent(api) == []
 
 
-@pytest.mark.parametrize(
-    "module", [pytest.param(module, id=name(module)) for module in NEEDS]
-)
-def test_the_token_shows_nowhere_even_when_the_server_echoes_it(
-    api, run_module, module
-):
+@pytest.mark.parametrize("module", [pytest.param(module, id=name(module)) for module in NEEDS])
+def test_the_token_shows_nowhere_even_when_the_server_echoes_it(api, run_module, module):
     echo = {"error": "unauthenticated", "error_description": "Bad token %s" % TOKEN}
     api.add(responses.GET, re.compile(".*"), status=401, json=echo)
 

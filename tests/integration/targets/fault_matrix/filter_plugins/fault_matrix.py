@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the cloud66.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -27,7 +26,7 @@ def _token_leaks(result, token):
     """How many LEAK_WINDOW-character pieces of the token the result holds, as JSON."""
     text = json.dumps(result, default=str)
     starts = range(len(token) - LEAK_WINDOW + 1)
-    pieces = [token[start:start + LEAK_WINDOW] for start in starts]
+    pieces = [token[start : start + LEAK_WINDOW] for start in starts]
     return sum(1 for piece in pieces if piece in text)
 
 
@@ -140,9 +139,7 @@ def _check_problems(checks, result, failed, requests, faults):
     return problems
 
 
-def fault_matrix_verdict(
-    result, scenario, names, requests, state, faults, token, group_id
-):
+def fault_matrix_verdict(result, scenario, names, requests, state, faults, token, group_id):
     """Judge one run of the fault matrix.
 
     result: what the module (or the role) registered; scenario: the entry of
@@ -189,9 +186,7 @@ def fault_matrix_verdict(
         outcome = "unclear"
 
     blind = _blind_posts(requests)
-    problems = [
-        _outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts)
-    ]
+    problems = [_outcome_problem(scenario, outcome, failed, msg, missing, unclean, counts)]
     if duplicates:
         problems.append("duplicates: %d" % duplicates)
     if leaks:
