@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,15 @@ NAMESPACE = "cloud66"
 NAME = "cloud"
 SIM_TOKEN = "sim-admin-token"
 LOOPBACK = "127.0.0.1,localhost"
+
+
+def _exit_on_terminate(signum: int, frame: object) -> None:
+    """A terminated run still stops its simulators and removes its temporary trees."""
+    del frame
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_terminate)
 
 # What a copy of the checkout leaves out when the checkout is not a git work tree.
 LOCAL_STATE = {".git", ".nox", ".cache", ".pytest_cache", "__pycache__", "build", ".ansible"}
