@@ -188,7 +188,6 @@ def bench(session: nox.Session) -> None:
             "--collections-path",
             str(collections),
             *rest,
-            env={"NO_PROXY": common.LOOPBACK, "no_proxy": common.LOOPBACK},
         )
 
 
@@ -213,7 +212,5 @@ def demo(session: nox.Session) -> None:
                 "ANSIBLE_COLLECTIONS_PATH": str(collections),
                 "ANSIBLE_LOCALHOST_WARNING": "false",
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-                "NO_PROXY": common.LOOPBACK,
-                "no_proxy": common.LOOPBACK,
             },
         )

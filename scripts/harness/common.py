@@ -164,8 +164,6 @@ def ansible_test_env(tree: Path) -> dict[str, str]:
         "HOME": str(home),
         "XDG_CONFIG_HOME": os.environ.get("XDG_CONFIG_HOME", str(real_home / ".config")),
         "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(real_home / ".cache")),
-        "NO_PROXY": LOOPBACK,
-        "no_proxy": LOOPBACK,
     }
 
 
@@ -231,9 +229,13 @@ class Simulator:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+# The simulator listens on loopback: its health check never goes through a proxy.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _healthy(control_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{control_url}/health", timeout=2) as response:
+        with _DIRECT.open(f"{control_url}/health", timeout=2) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
@@ -241,7 +243,11 @@ def _healthy(control_url: str) -> bool:
 
 @contextlib.contextmanager
 def simulator(session: nox.Session, *args: str, source: Path = ROOT) -> Iterator[Simulator]:
-    """Start tests/simulator/cloud66_sim.py on a free loopback port; stop it on exit."""
+    """Start tests/simulator/cloud66_sim.py on a free loopback port; stop it on exit.
+
+    From then on, the session's commands reach loopback addresses without a proxy.
+    """
+    session.env.update(NO_PROXY=LOOPBACK, no_proxy=LOOPBACK)
     work = temp_dir("sim")
     port_file = work / "port"
     log = work / "simulator.log"

@@ -22,7 +22,6 @@ import nox
 from nox.command import CommandFailed
 
 from .common import (
-    LOOPBACK,
     MAIN_CORE,
     NAME,
     NAMESPACE,
@@ -123,11 +122,6 @@ def git(*args: str) -> str | None:
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None
-
-
-def bypass_proxy(session: nox.Session) -> None:
-    """Traffic to the simulator must never go through a proxy."""
-    session.env.update(NO_PROXY=LOOPBACK, no_proxy=LOOPBACK)
 
 
 def modules(tree: Path) -> list[str]:
@@ -430,7 +424,6 @@ def ee(session: nox.Session) -> None:
     simulator, with the environment of the example AWX credential type.
     """
     install(session, "ecosystem")
-    bypass_proxy(session)
     tree = collection_tree(session)
     base = collections_base(tree)
     work = temp_dir("ee")
@@ -528,7 +521,6 @@ def galaxy(session: nox.Session) -> None:
     are .ci/galaxy-importer.cfg; the install goes into an empty path.
     """
     install(session, "ecosystem")
-    bypass_proxy(session)
     work = temp_dir("galaxy")
     # Built from the checkout itself, venvs, build output and all, the way a
     # user would: galaxy.yml's build_ignore must keep those out.
