@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ._client import BudgetSpent, Cloud66Client, Cloud66Error, api_path, response_of
+from ._client import Cloud66Client, Deadline, api_path, response_of
+from ._errors import BudgetSpent, Cloud66Error
 from ._records import action_name, action_record, whole_number
 
 PENDING = "pending"
@@ -72,39 +73,6 @@ def action_outcome(action: dict[str, Any]) -> str:
     if status in FAILURE_STATUSES or success is False:
         return FAILED
     return SUCCEEDED
-
-
-class Deadline:
-    """One time budget shared by every wait of a module run."""
-
-    seconds: float
-    clock: Callable[[], float]
-    started: float
-
-    def __init__(
-        self,
-        seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.seconds = seconds
-        self.clock = clock
-        self._sleep = sleep
-        self.started = clock()
-
-    def elapsed(self) -> float:
-        return self.clock() - self.started
-
-    def remaining(self) -> float:
-        return max(0.0, self.seconds - self.elapsed())
-
-    def sleep(self, interval: float) -> bool:
-        """Sleep up to ``interval`` within the budget; False once the budget is spent."""
-        remaining = self.remaining()
-        if remaining <= 0:
-            return False
-        self._sleep(min(interval, remaining))
-        return True
 
 
 def wait_until(

@@ -13,13 +13,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ._errors import EXCERPT_LENGTH, BudgetSpent, Cloud66Error, excerpt
 from ._records import page_info, whole_number
-
-if TYPE_CHECKING:
-    from ._actions import Deadline
 
 try:
     import requests
@@ -46,71 +44,10 @@ WRITE_SCOPE = "admin"
 
 # The longest Retry-After honoured: beyond it (or beyond what is left of wait_timeout) the request fails at once.
 RETRY_AFTER_CAP = 120
-# Bounds on what one answer may cost: its body and the server text shown in a message.
+# Bounds on what one answer may cost.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-EXCERPT_LENGTH = 200
-# Only this much of a server's text is looked at for an excerpt. A token cut at its end leaves a fragment that is
-# either hidden like any other fragment or shorter than SECRET_FRAGMENT.
-EXCERPT_SCAN = 64 * 1024
 READ_CHUNK = 64 * 1024
-# A token fragment at least this long is hidden from any server text shown to the user.
-SECRET_FRAGMENT = 8
-HIDDEN = "[hidden]"
 ASCII_DIGITS = re.compile(r"[0-9]+")
-
-
-class Cloud66Error(Exception):
-    """A failed API call, with a message that is safe to show to the user.
-
-    ``transient`` marks failures that a later attempt may not meet (throttling, gateways, network).
-    ``ambiguous`` marks a write whose fate is unknown: the server may have acted before the answer was lost.
-    """
-
-    message: str
-    status: int | None
-    error: str | None
-    description: str | None
-    transient: bool
-    ambiguous: bool
-    attempts: int
-    retry_after: float | None
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        error: str | None = None,
-        description: str | None = None,
-        transient: bool = False,
-        ambiguous: bool = False,
-        attempts: int = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.error = error
-        self.description = description
-        self.transient = transient
-        self.ambiguous = ambiguous
-        self.attempts = attempts
-        self.retry_after = retry_after
-
-    def details(self) -> dict[str, Any]:
-        """What a module adds to its failure result besides ``msg``."""
-        details = {"attempts": self.attempts}
-        if self.status is not None:
-            details["status_code"] = self.status
-        if self.error:
-            details["error"] = self.error
-        return details
-
-
-class BudgetSpent(Cloud66Error):
-    """A request that was not sent because the run's deadline had passed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, transient=True, attempts=0)
 
 
 def is_loopback(host: str) -> bool:
@@ -195,51 +132,6 @@ def decode_json(data: bytes) -> Any:
         raise ValueError(str(exc.__class__.__name__)) from None
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with the secret, and every fragment of it of SECRET_FRAGMENT or more characters, replaced.
-
-    Linear in the length of ``text``: every window of SECRET_FRAGMENT characters is looked up in the set of the
-    secret's windows, and the characters of every window found are hidden.
-    """
-    if not text or not secret:
-        return text
-    size = min(SECRET_FRAGMENT, len(secret))
-    windows = set(secret[start : start + size] for start in range(len(secret) - size + 1))
-    hidden = [False] * len(text)
-    for start in range(len(text) - size + 1):
-        if text[start : start + size] in windows:
-            hidden[start : start + size] = [True] * size
-    if not any(hidden):
-        return text
-    parts, previous = [], False
-    for char, hide in zip(text, hidden, strict=True):
-        if not hide:
-            parts.append(char)
-        elif not previous:
-            parts.append(HIDDEN)
-        previous = hide
-    return "".join(parts)
-
-
-def strip_tags(text: str) -> str:
-    """Replace every <...> with a space, in one pass (an unclosed '<' ends the stripping)."""
-    parts, position = [], 0
-    while True:
-        start = text.find("<", position)
-        end = text.find(">", start + 1) if start >= 0 else -1
-        if end < 0:
-            parts.append(text[position:])
-            return " ".join(parts)
-        parts.append(text[position:start])
-        position = end + 1
-
-
-def excerpt(text: str, secret: str | None, length: int = EXCERPT_LENGTH) -> str:
-    """Server text fit to show: the secret scrubbed first, then tags stripped, spaces folded, and cut."""
-    text = " ".join(strip_tags(scrub(text[:EXCERPT_SCAN], secret)).split())
-    return text if len(text) <= length else text[:length] + "..."
-
-
 def describe_body(data: bytes | None, secret: str | None = None) -> tuple[str | None, str | None]:
     """Return (error code, description) from the bytes of an error body, JSON or not, scrubbed of ``secret``."""
     try:
@@ -297,6 +189,39 @@ class _CutBody(Exception):
 
 class _LargeBody(Exception):
     pass
+
+
+class Deadline:
+    """One time budget shared by every wait of a module run."""
+
+    seconds: float
+    clock: Callable[[], float]
+    started: float
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._sleep = sleep
+        self.started = clock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        return max(0.0, self.seconds - self.elapsed())
+
+    def sleep(self, interval: float) -> bool:
+        """Sleep up to ``interval`` within the budget; False once the budget is spent."""
+        remaining = self.remaining()
+        if remaining <= 0:
+            return False
+        self._sleep(min(interval, remaining))
+        return True
 
 
 class Cloud66Client:

@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ._client import Cloud66Client, Cloud66Error, api_path
+from ._client import Cloud66Client, api_path
+from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
 from ._records import database_names, database_record, text
 from ._users import UserGroup

@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._actions import FAILED, Deadline, action_outcome, newest_page, wait_until
-from ._client import MAX_PAGES, Cloud66Client, Cloud66Error, api_path
+from ._actions import FAILED, action_outcome, newest_page, wait_until
+from ._client import MAX_PAGES, Cloud66Client, Deadline, api_path
+from ._errors import Cloud66Error
 from ._records import action_name, action_record, whole_number
 from ._stacks import STACK_NOT_FOUND
 

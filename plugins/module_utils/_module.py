@@ -12,15 +12,16 @@ from typing import Any
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ._actions import ActionFailed, ActionWaiter, Deadline, WaitTimeout
+from ._actions import ActionFailed, ActionWaiter, WaitTimeout
 from ._client import (
     DEFAULT_API_URL,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     Cloud66Client,
-    Cloud66Error,
+    Deadline,
     check_api_url,
 )
+from ._errors import Cloud66Error
 from ._databases import DatabaseGroup
 from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._client import Cloud66Client, Cloud66Error, api_path
+from ._client import Cloud66Client, api_path
+from ._errors import Cloud66Error
 from ._records import server_group_record, text
 
 DATABASE_GROUP_TYPES = ("mysql", "postgresql")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._client import Cloud66Error, api_path
+from ._client import api_path
+from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
 from ._records import user_record
 

@@ -209,7 +209,7 @@ actions:
 """
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._actions import FAILED, action_outcome
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     name_problem,
     users_warning,

@@ -16,8 +16,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 
 from ansible_collections.cloud66.cloud.plugins.module_utils import _module
-from ansible_collections.cloud66.cloud.plugins.module_utils._actions import Deadline
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Client, Deadline
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     BASE,
     GROUP,

@@ -19,13 +19,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     SUCCEEDED,
     ActionFailed,
     ActionWaiter,
-    Deadline,
     WaitTimeout,
     action_outcome,
     newest_page,
     wait_until,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._client import Deadline
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import BASE, TOKEN
 
 STACK = "5999b763474b0eafa5fafb64bff0ba80"

@@ -18,9 +18,11 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     RATE_LIMIT_NOTE,
     Cloud66Client,
-    Cloud66Error,
     api_path,
     check_api_url,
+)
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import (
+    Cloud66Error,
     excerpt,
     scrub,
     strip_tags,

@@ -14,11 +14,12 @@ import pytest
 import requests
 import responses
 
-from ansible_collections.cloud66.cloud.plugins.module_utils._actions import Deadline, WaitTimeout
+from ansible_collections.cloud66.cloud.plugins.module_utils._actions import WaitTimeout
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     Cloud66Client,
-    Cloud66Error,
+    Deadline,
 )
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     NAME_MAX_LENGTH,
     DatabaseGroup,

@@ -19,7 +19,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     Deadline,
     action_outcome,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     DatabaseGroup,
     is_duplicate,

@@ -11,7 +11,7 @@ import json
 import pytest
 import responses
 
-from ansible_collections.cloud66.cloud.plugins.module_utils._client import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
     UserGroup,
     user_warning,
