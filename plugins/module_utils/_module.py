@@ -21,8 +21,8 @@ from ._client import (
     Deadline,
     check_api_url,
 )
-from ._errors import Cloud66Error
 from ._databases import DatabaseGroup
+from ._errors import Cloud66Error
 from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
 # The collection's version is written in galaxy.yml alone: a module that runs through AnsiballZ cannot read it, so
