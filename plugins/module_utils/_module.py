@@ -22,7 +22,8 @@ from ._client import (
     check_api_url,
 )
 from ._databases import DatabaseGroup
-from ._errors import Cloud66Error
+from ._errors import Cloud66Error, scrub, scrub_all
+from ._records import without_secrets
 from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
 
 # The collection's version is written in galaxy.yml alone: a module that runs through AnsiballZ cannot read it, so
@@ -242,10 +243,22 @@ class Cloud66Module:
         ``changed`` here."""
         return self.result
 
+    def shown(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the user may see it: no key that names a password, secret or token (passwords stay when the
+        task asked for them, with return_password or show_password), and no piece of the token in any string."""
+        keep_passwords = bool(
+            self.params.get("return_password") or self.params.get("show_password")
+        )
+        return scrub_all(without_secrets(result, keep_passwords), self.api_token)
+
+    def warn(self, warning: str) -> None:
+        """Warn, with the warning scrubbed of the token: it may quote what Cloud66 sent."""
+        self.module.warn(scrub(warning, self.api_token))
+
     def fail(self, msg: str, **extra: Any) -> None:
         result = dict(self.final_result())
         result.update(extra)
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=scrub(msg, self.api_token), **self.shown(result))
 
     def timed_out(self, actions: list[dict[str, Any]]) -> None:
         """Put the actions, as last seen before the wait ran out, into the result."""
@@ -263,4 +276,4 @@ class Cloud66Module:
             self.fail(str(exc))
         except Cloud66Error as exc:
             self.fail(exc.message, **exc.details())
-        self.module.exit_json(**self.final_result())
+        self.module.exit_json(**self.shown(self.final_result()))

@@ -12,16 +12,14 @@ from typing import Any
 from ._client import api_path
 from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
-from ._records import user_record
+from ._records import user_record, without_secrets
 
-# Fields of a user record that carry its password; a module returns them only where the task asked for the password.
-SECRET_FIELDS = ("password", "password_hash")
 SHOW_PASSWORD = {"show_password": "true"}
 
 
 def without_password(record: dict[str, Any] | None) -> dict[str, Any]:
-    """The record without its password fields."""
-    return dict((key, value) for key, value in (record or {}).items() if key not in SECRET_FIELDS)
+    """The record without its password fields, or any other field that names a secret."""
+    return without_secrets(record or {})
 
 
 def user_warning(

@@ -229,7 +229,7 @@ class Cloud66DatabaseUser(Cloud66Module):
     def _existing(self, group, record):
         warning = user_warning(record, self._requested_names(group), self.params["user_type"])
         if warning:
-            self.module.warn(warning)
+            self.warn(warning)
         users = group.user_group
         self.result["user"] = without_password(record)
         if not self.params["regenerate_password"]:
@@ -275,7 +275,7 @@ class Cloud66DatabaseUser(Cloud66Module):
 
     def _password_not_ready(self):
         if self.params["return_password"]:
-            self.module.warn(
+            self.warn(
                 "The password of %r is not returned: with wait=false it may still be in the making. Read it "
                 "later with return_password." % self.params["username"]
             )
