@@ -638,15 +638,15 @@ class Cloud66Client:
             try:
                 return None, decode_json(data)
             except TooDeep:
-                # Malformed, not a glitch: asking again would get the same answer.
-                return Cloud66Error(
-                    "%s answered %d with JSON nested deeper than %d levels, which no Cloud66 answer is. Is "
-                    "api_url (%s) the Cloud66 API?"
-                    % (target, status, MAX_JSON_DEPTH, self.base_url),
+                # Bounded like an answer's size: refused as a body gone wrong on its way, so a read asks again.
+                return self._network_error(
+                    target,
+                    "answered %d with JSON nested deeper than %d levels, which no Cloud66 answer is; is "
+                    "api_url (%s) the Cloud66 API?" % (status, MAX_JSON_DEPTH, self.base_url),
+                    attempt,
+                    sent=True,
                     status=status,
-                    ambiguous=method not in IDEMPOTENT_METHODS,
-                    attempts=attempt,
-                ), 0
+                )
             except ValueError:
                 text = excerpt(data.decode("utf-8", "replace"), self._secret)
                 return self._network_error(
