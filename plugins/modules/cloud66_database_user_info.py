@@ -99,6 +99,12 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
 
 
 class Cloud66DatabaseUserInfo(Cloud66Module):
+    def check_module_params(self):
+        for option in ("username",):
+            if self.params[option] is not None and not self.params[option].strip():
+                return "%s must not be empty." % option
+        return None
+
     def gather(self):
         show = self.params["show_password"]
         username = self.params["username"]
