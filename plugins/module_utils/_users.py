@@ -76,9 +76,9 @@ class UserGroup(GroupList):
         except Cloud66Error as exc:
             if exc.status == 403 and params == SHOW_PASSWORD:
                 exc.message = (
-                    "Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
-                    "the 'admin' scope and edit rights on stack %s. Cloud66 said: %s"
-                    % (self.stack_id, exc.description or "nothing more")
+                    "Cloud66 refused to show passwords (403): reading them (show_password) needs edit "
+                    "permission on stack %s for the token's user, an account permission, not a token scope. "
+                    "Cloud66 said: %s" % (self.stack_id, exc.description or "nothing more")
                 )
             raise
 

@@ -71,7 +71,8 @@ options:
   return_password:
     description:
       - Return the user's password as RV(password), read with Cloud66's C(show_password) once the user exists or the
-        password change has finished. Reading passwords needs a token with the C(admin) scope.
+        password change has finished. Reading passwords needs edit permission on the stack for the token's user,
+        an account permission in Cloud66, not a token scope.
       - Set C(no_log=true) on the task, or Ansible prints the password with the result.
       - With V(false) no password is read and none appears in the result, the diff or verbose output.
       - With O(wait=false) a password that is still being made is not returned; the module warns then.
