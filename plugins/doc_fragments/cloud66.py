@@ -40,7 +40,8 @@ options:
     default: true
   api_timeout:
     description:
-      - How many seconds one HTTP request may take, its whole answer included (a body that arrives slowly counts).
+      - How many seconds one HTTP request may take, its whole answer included (a status line, headers or body that
+        arrive slowly count).
       - Between 1 and 600.
       - In modules with C(wait), each request is also cut short by what is left of C(wait_timeout) when C(wait=true).
     type: int
