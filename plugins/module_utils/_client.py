@@ -641,8 +641,8 @@ class Cloud66Client:
                 # Bounded like an answer's size: refused as a body gone wrong on its way, so a read asks again.
                 return self._network_error(
                     target,
-                    "answered %d with JSON nested deeper than %d levels, which no Cloud66 answer is; is "
-                    "api_url (%s) the Cloud66 API?" % (status, MAX_JSON_DEPTH, self.base_url),
+                    "answered %d with JSON nested deeper than %d levels, which no Cloud66 answer is"
+                    % (status, MAX_JSON_DEPTH),
                     attempt,
                     sent=True,
                     status=status,
