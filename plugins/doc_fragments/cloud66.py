@@ -24,6 +24,8 @@ options:
       - If not set, the value of the E(CLOUD66_API_URL) environment variable is used, else the default.
       - Must use C(https://); plain C(http://) is accepted only for a loopback address, such as the simulator that
         ships with this collection.
+      - A proxy set with E(HTTPS_PROXY) (or C(ALL_PROXY)) is used unless E(NO_PROXY) names the host; a loopback
+        address is always reached directly. Credentials from C(~/.netrc) are never sent.
     type: str
     default: https://app.cloud66.com/api/3
   account_id:
