@@ -32,7 +32,9 @@ PAGINATION_SPELLINGS = (("previous", "prev"),)
 SECRET_KEY = re.compile(r"passw|secret|token|private_key|api_key|credential", re.IGNORECASE)
 PASSWORD_KEY = re.compile(r"passw", re.IGNORECASE)
 # Keys of our own that name a flag about a password, not a password.
-FLAG_KEYS = frozenset(["password_regenerated", "return_password", "show_password"])
+FLAG_KEYS = frozenset(
+    ["password_regenerated", "regenerate_password", "return_password", "show_password"]
+)
 
 
 def is_secret_key(key: Any, keep_passwords: bool = False) -> bool:
