@@ -168,8 +168,8 @@ class Cloud66Database(Cloud66Module):
         return None
 
     def present(self):
-        group = self.database_group()
-        record = group.find(name=self.params["name"])
+        group = self.server_group()
+        record = group.databases.find(name=self.params["name"])
         self._check_uid(record)
         if record:
             warning = users_warning(
@@ -195,14 +195,14 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self.follow(group, *group.create(self.params["name"], user_ids)):
-            self.result["database"] = group.wait_listed(self.params["name"], self.deadline)
+        if self.follow(group, *group.databases.create(self.params["name"], user_ids)):
+            self.result["database"] = group.databases.wait_listed(self.params["name"], self.deadline)
             self.set_diff({}, self.result["database"])
 
     def absent(self):
-        group = self.database_group()
+        group = self.server_group()
         uid = self.params["uid"]
-        record = group.find(uid=uid) if uid else group.find(name=self.params["name"])
+        record = group.databases.find(uid=uid) if uid else group.databases.find(name=self.params["name"])
         self._check_uid(record)
         if not record:
             self.set_diff({}, {})
@@ -211,8 +211,8 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self.follow(group, *group.delete(record.get("uid"))):
-            group.wait_unlisted(record["uid"], self.deadline)
+        if self.follow(group, *group.databases.delete(record.get("uid"))):
+            group.databases.wait_unlisted(record["uid"], self.deadline)
 
     def _check_uid(self, record):
         """Fail, before anything changes, when name and uid point at different databases."""
