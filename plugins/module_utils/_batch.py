@@ -269,7 +269,10 @@ def wanted_items(
         if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)
     )
     database_names = dict(
-        (record["uid"], name) for name, records in listed_databases.items() for record in records
+        (record["uid"], name)
+        for name, records in listed_databases.items()
+        for record in records
+        if isinstance(record.get("uid"), str)
     )
     problems: list[str] = []
 

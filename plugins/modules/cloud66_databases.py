@@ -480,7 +480,7 @@ class Cloud66Databases(Cloud66Module):
         )
 
     def _names(self, before):
-        """The databases (and users) that exist before the run, or after it as planned, by server group."""
+        """The databases (and users) that exist before the run, or after it as planned."""
         names = {}
         for _group, group_plan in self.plans:
             exists = {
@@ -497,9 +497,8 @@ class Cloud66Databases(Cloud66Module):
                     if bool(entry.record) != (entry.changed and not before)
                 )
             names[str(group_plan.key)] = exists
-        if self.params["server_groups"] is None:
-            return names.popitem()[1] if names else {}
-        return names
+        # One group shows as itself, several by group.
+        return names.popitem()[1] if len(names) == 1 else names
 
 
 DATABASE_OPTIONS = dict(
