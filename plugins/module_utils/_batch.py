@@ -15,7 +15,6 @@ Three steps, each with one job:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +36,21 @@ USER = "database user"
 FIRST, DATABASES, LAST = 1, 2, 3
 
 
+class _Ask:
+    """What every kind of ask shares: it is read from a task item, its lists as tuples and an unset state as present."""
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> Any:
+        values = {}
+        for name in cls.__dataclass_fields__:  # type: ignore[attr-defined]
+            value = item.get(name)
+            values[name] = tuple(value) if isinstance(value, list) else value
+        values["state"] = values["state"] or PRESENT
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class DatabaseAsk:
+class DatabaseAsk(_Ask):
     """One database as a task item asks for it."""
 
     name: str
@@ -46,18 +58,9 @@ class DatabaseAsk:
     database_users: tuple[str, ...] | None = None
     database_user_ids: tuple[str, ...] | None = None
 
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> DatabaseAsk:
-        return cls(
-            name=item["name"],
-            state=item.get("state") or PRESENT,
-            database_users=_tuple(item.get("database_users")),
-            database_user_ids=_tuple(item.get("database_user_ids")),
-        )
-
 
 @dataclass(frozen=True)
-class UserAsk:
+class UserAsk(_Ask):
     """One database user as a task item asks for it. No ``user_type`` means: application for a new user."""
 
     username: str
@@ -65,16 +68,6 @@ class UserAsk:
     user_type: str | None = None
     databases: tuple[str, ...] | None = None
     database_ids: tuple[str, ...] | None = None
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> UserAsk:
-        return cls(
-            username=item["username"],
-            state=item.get("state") or PRESENT,
-            user_type=item.get("user_type") or None,
-            databases=_tuple(item.get("databases")),
-            database_ids=_tuple(item.get("database_ids")),
-        )
 
 
 @dataclass
@@ -126,10 +119,6 @@ def _agree(one: Any, other: Any) -> Any:
     if other is None or one == other:
         return one
     return _CONFLICT
-
-
-def _tuple(values: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if values is None else tuple(values)
 
 
 class Refused(Exception):
@@ -355,6 +344,8 @@ class _Planner:
         self.warnings: list[str] = []
         self.database_uids: dict[str, str] = {}
         self.user_uids: dict[str, str] = {}
+        # Users whose own ask was refused: a database that grants them is not refused a second time for it.
+        self.refused_users: set[str] = set()
         self.new_databases = dict(
             (wanted.name, wanted)
             for wanted, _sources in self.databases
@@ -422,6 +413,7 @@ class _Planner:
                 "Database user %r asks for %s, which %s does not list and this task does not create."
                 % (wanted.name, ", ".join(missing), self.where.lower())
             )
+            self.refused_users.add(wanted.name)
             return entry, None
         pending = [name for name in names if name in self.new_databases]
         granting = [name for name in pending if wanted.name in (self.new_databases[name].grants or ())]
@@ -431,6 +423,7 @@ class _Planner:
                 "databases to a user or users to a database later, so let every new database the user needs "
                 "grant it in its database_users." % (wanted.name, ", ".join(pending), ", ".join(granting))
             )
+            self.refused_users.add(wanted.name)
             return entry, None
         if pending and not granting:
             return entry, Write(entry, LAST, grants=tuple(names), user_type=wanted.user_type)
@@ -457,6 +450,8 @@ class _Planner:
         grants = tuple(sorted(wanted.grants or ()))
         for username in grants:
             write = user_writes.get(username)
+            if username in self.refused_users:
+                continue
             if write is None:
                 if not self.user(username):
                     self.problems.append(

@@ -201,9 +201,10 @@ class Ensure(Scenario):
     def minimum(self):
         size, missing = self.sizes["group_size"], self.sizes["missing"]
         if missing == 0:
-            scan = page_of(max(self.positions))
+            scan = pages(size)
             return scan, [
-                "%d list page%s (up to the page of the last requested name)" % (scan, plural(scan))
+                "%d list page%s: every page, so that a name listed twice is never missed"
+                % (scan, plural(scan))
             ]
         parts = [
             (
@@ -246,15 +247,13 @@ class Ensure(Scenario):
         return set([1]) | set(range(page_of(size + 1), page_of(size + missing) + 1))
 
     def lookup_pages(self):
-        """The list pages a loop of cloud66_database reads to look each name up before acting: up to the page that
-        shows an existing name, every page for a missing one (new databases are listed last)."""
+        """The list pages a loop of cloud66_database reads to look each name up before acting: every page, for an
+        existing name (which may be listed twice) as for a missing one."""
         size, created, total = self.sizes["group_size"], 0, 0
         for name in self.names:
+            total += pages(size + created)
             if name in self.new:
-                total += pages(size + created)
                 created += 1
-            else:
-                total += page_of(self.positions[self.existing.index(name)])
         return total
 
     def per_create(self, result):
@@ -348,10 +347,10 @@ class NoOp(Scenario):
         )
 
     def minimum(self):
-        scan = page_of(self.position)
+        scan = pages(self.sizes["group_size"])
         return scan, [
-            "%d list page%s: pages 1..%d, up to the page that shows the name (no name filter in the API)"
-            % (scan, plural(scan), scan)
+            "%d list page%s: every page (no name filter in the API), so that a name listed twice is never missed"
+            % (scan, plural(scan))
         ]
 
     def playbook(self, way):
