@@ -15,6 +15,7 @@ Three steps, each with one job:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,16 +248,18 @@ class Plan:
 def wanted_items(
     group: GroupAsks,
     listed_databases: dict[str, list[dict[str, Any]]],
-    listed_users: list[dict[str, Any]],
+    listed_users: list[dict[str, Any]] | None,
 ) -> tuple[list[tuple[Wanted, list[str]]], list[tuple[Wanted, list[str]]]]:
     """Every source's asks for ``group``, with uids turned into names, merged into one ask per item (with its
     sources), in the order first asked. Raises Refused for uids the group does not list and for asks that
-    contradict each other."""
-    usernames = dict(
-        (user["uid"], user["username"])
-        for user in listed_users
-        if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)
-    )
+    contradict each other. Without ``listed_users`` (the list was not read) user uids stay as given."""
+    usernames = None
+    if listed_users is not None:
+        usernames = dict(
+            (user["uid"], user["username"])
+            for user in listed_users
+            if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)
+        )
     database_names = dict(
         (record["uid"], name)
         for name, records in listed_databases.items()
@@ -268,13 +271,15 @@ def wanted_items(
     def names_of(
         names: tuple[str, ...] | None,
         uids: tuple[str, ...] | None,
-        known: dict[str, str],
+        known: dict[str, str] | None,
         what: str,
     ) -> frozenset[str] | None:
         if names is not None:
             return frozenset(names)
         if uids is None:
             return None
+        if known is None:
+            return frozenset(uids)
         unknown = [uid for uid in uids if uid not in known]
         if unknown:
             problems.append(
@@ -330,14 +335,15 @@ class _Planner:
         self,
         group: GroupAsks,
         listed_databases: dict[str, list[dict[str, Any]]],
-        listed_users: list[dict[str, Any]],
+        listed_users: list[dict[str, Any]] | None,
     ) -> None:
         self.key = group.key
         self.where = _where(group.key)
         self.databases, self.users = wanted_items(group, listed_databases, listed_users)
         self.listed_databases = listed_databases
+        self.users_read = listed_users is not None
         self.listed_users: dict[str, list[dict[str, Any]]] = {}
-        for user in listed_users:
+        for user in listed_users or []:
             if isinstance(user.get("username"), str):
                 self.listed_users.setdefault(user["username"], []).append(user)
         self.problems: list[str] = []
@@ -452,7 +458,10 @@ class _Planner:
             write = user_writes.get(username)
             if username in self.refused_users:
                 continue
-            if write is None:
+            if write is None and not self.users_read:
+                # A uid given for a new database that no other host asks for: sent as given.
+                self.user_uids[username] = username
+            elif write is None:
                 if not self.user(username):
                     self.problems.append(
                         "%s has no database user named %s. Its users: %s."
@@ -489,12 +498,12 @@ class _Planner:
 def plan(
     group: GroupAsks,
     listed_databases: dict[str, list[dict[str, Any]]],
-    listed_users: list[dict[str, Any]],
+    listed_users: list[dict[str, Any]] | None,
 ) -> Plan:
     """What to create and delete in one server group, from its lists as read before any write. Pure: no I/O.
 
     ``listed_databases`` maps every asked-for database name to the records listed under it (on every page);
-    ``listed_users`` is the whole user list. Raises Refused for anything that cannot be carried out: asks that
+    ``listed_users`` is the whole user list, or None when it was not needed. Raises Refused for anything that cannot be carried out: asks that
     contradict each other, a name listed twice, a user or database that is neither listed nor created by the run,
     grants that cannot be ordered.
     """
@@ -540,8 +549,9 @@ def _where(key: GroupKey) -> str:
 
 def read_lists(
     group: ServerGroup, asks: GroupAsks
-) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """One read of each list the asks need: the databases by name (every page), and every user."""
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]] | None]:
+    """One read of each list the asks need: the databases by name (every page), and every user (or None when no
+    ask needs them)."""
     requests = asks.requests
     by_uid = any(ask.database_ids for request in requests for ask in request.users)
     if by_uid:
@@ -554,12 +564,16 @@ def read_lists(
             names.update(ask.name for ask in request.databases)
             names.update(name for ask in request.users for name in ask.databases or ())
         listed_databases = group.databases.named(names)
+    # Users are read when the asks concern them or a new database grants them by name; uids given for a database
+    # are compared by name (read the users) when the database exists or several sources ask for it.
+    asked = Counter(ask.name for request in requests for ask in request.databases)
     needs_users = any(request.users for request in requests) or any(
-        ask.database_users is not None or ask.database_user_ids is not None
+        (ask.database_users and ask.state == PRESENT and not listed_databases.get(ask.name))
+        or (ask.database_user_ids and (listed_databases.get(ask.name) or asked[ask.name] > 1))
         for request in requests
         for ask in request.databases
     )
-    return listed_databases, group.user_records() if needs_users else []
+    return listed_databases, group.user_records() if needs_users else None
 
 
 @dataclass

@@ -436,6 +436,10 @@ class Cloud66Databases(Cloud66Module):
         (so that a failure part-way reports only what happened)."""
         plans = [group_plan for _group, group_plan in self.plans]
         entries = [entry for group_plan in plans for entry in group_plan.databases + group_plan.users]
+        if self.batch is None and not self.module.check_mode:
+            # Nothing was sent: what the plans would change did not happen.
+            for entry in entries:
+                entry.changed = False
         result = dict(
             self.result,
             changed=any(entry.changed for entry in entries),
