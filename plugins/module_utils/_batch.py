@@ -133,14 +133,20 @@ def check_asks(databases: list[dict[str, Any]], users: list[dict[str, Any]]) -> 
         if item["name"] in seen:
             return "Database %r is listed more than once in databases." % item["name"]
         if item.get("database_user_ids") is not None and item.get("database_users") is not None:
-            return "Database %r gives both database_user_ids and database_users; give one." % item["name"]
+            return (
+                "Database %r gives both database_user_ids and database_users; give one."
+                % item["name"]
+            )
         seen.add(item["name"])
     seen = set()
     for item in users:
         if item["username"] in seen:
             return "Database user %r is listed more than once in database_users." % item["username"]
         if item.get("databases") is not None and item.get("database_ids") is not None:
-            return "Database user %r gives both databases and database_ids; give one." % item["username"]
+            return (
+                "Database user %r gives both databases and database_ids; give one."
+                % item["username"]
+            )
         seen.add(item["username"])
     return None
 
@@ -227,16 +233,23 @@ class Plan:
     def granted_new_users(self) -> list[Write]:
         """The creates of users that a new database grants: their uids are needed before the databases."""
         granted = set(
-            username for write in self.writes_of(DATABASES) if write.create for username in write.grants
+            username
+            for write in self.writes_of(DATABASES)
+            if write.create
+            for username in write.grants
         )
-        return [write for write in self.writes_of(FIRST) if write.create and write.entry.name in granted]
+        return [
+            write for write in self.writes_of(FIRST) if write.create and write.entry.name in granted
+        ]
 
     @property
     def needed_new_databases(self) -> list[Write]:
         """The creates of databases that a user made after them asks for: their uids are needed first."""
         needed = set(name for write in self.writes_of(LAST) for name in write.grants)
         return [
-            write for write in self.writes_of(DATABASES) if write.create and write.entry.name in needed
+            write
+            for write in self.writes_of(DATABASES)
+            if write.create and write.entry.name in needed
         ]
 
     @property
@@ -317,7 +330,9 @@ def wanted_items(
                     kind.capitalize(),
                     asks[0][1].name,
                     _where(group.key).lower(),
-                    "; ".join("%s asks %s" % (source, wanted.describe()) for source, wanted in asks),
+                    "; ".join(
+                        "%s asks %s" % (source, wanted.describe()) for source, wanted in asks
+                    ),
                 )
             )
             continue
@@ -422,12 +437,15 @@ class _Planner:
             self.refused_users.add(wanted.name)
             return entry, None
         pending = [name for name in names if name in self.new_databases]
-        granting = [name for name in pending if wanted.name in (self.new_databases[name].grants or ())]
+        granting = [
+            name for name in pending if wanted.name in (self.new_databases[name].grants or ())
+        ]
         if granting and granting != pending:
             self.problems.append(
                 "Database user %r asks for the new databases %s, but only %s grant it. Cloud66 cannot add "
                 "databases to a user or users to a database later, so let every new database the user needs "
-                "grant it in its database_users." % (wanted.name, ", ".join(pending), ", ".join(granting))
+                "grant it in its database_users."
+                % (wanted.name, ", ".join(pending), ", ".join(granting))
             )
             self.refused_users.add(wanted.name)
             return entry, None
@@ -474,7 +492,8 @@ class _Planner:
             elif write.phase == LAST:
                 self.problems.append(
                     "Database %r grants %s, which asks for databases this task creates and so is made after "
-                    "the databases. Let those databases grant the user as well." % (wanted.name, username)
+                    "the databases. Let those databases grant the user as well."
+                    % (wanted.name, username)
                 )
         return entry, Write(entry, DATABASES, grants=grants)
 
@@ -503,9 +522,9 @@ def plan(
     """What to create and delete in one server group, from its lists as read before any write. Pure: no I/O.
 
     ``listed_databases`` maps every asked-for database name to the records listed under it (on every page);
-    ``listed_users`` is the whole user list, or None when it was not needed. Raises Refused for anything that cannot be carried out: asks that
-    contradict each other, a name listed twice, a user or database that is neither listed nor created by the run,
-    grants that cannot be ordered.
+    ``listed_users`` is the whole user list, or None when it was not needed. Raises Refused for anything that
+    cannot be carried out: asks that contradict each other, a name listed twice, a user or database that is neither
+    listed nor created by the run, grants that cannot be ordered.
     """
     planner = _Planner(group, listed_databases, listed_users)
     user_entries, user_writes = [], {}
@@ -620,7 +639,9 @@ class BatchRun:
             self._wait_all()
 
     def actions(self) -> list[dict[str, Any]]:
-        return [write.entry.action for run in self.runs for write in run.started if write.entry.action]
+        return [
+            write.entry.action for run in self.runs for write in run.started if write.entry.action
+        ]
 
     def timed_out(self, actions: list[dict[str, Any]]) -> None:
         """Keep the actions as last seen before the budget ran out."""
@@ -705,7 +726,9 @@ class BatchRun:
         if not entries:
             return
         waiter = ActionWaiter(run.group.client, run.group.stack_id, self.deadline)
-        for entry, action in zip(entries, waiter.wait([entry.action for entry in entries]), strict=True):
+        for entry, action in zip(
+            entries, waiter.wait([entry.action for entry in entries]), strict=True
+        ):
             entry.action = action
 
     def _settle_users(self, run: GroupRun, writes: list[Write]) -> None:
@@ -752,7 +775,9 @@ class BatchRun:
                     by_stack.setdefault(str(run.group.stack_id), []).append((run, write))
         for stack_id, pairs in by_stack.items():
             waiter = ActionWaiter(pairs[0][0].group.client, stack_id, self.deadline)
-            finished = waiter.wait([write.entry.action for _run, write in pairs], stop_on_failure=False)
+            finished = waiter.wait(
+                [write.entry.action for _run, write in pairs], stop_on_failure=False
+            )
             for (run, write), action in zip(pairs, finished, strict=True):
                 write.entry.action = action
                 if action_outcome(action) == FAILED:
@@ -764,7 +789,9 @@ class BatchRun:
                 continue
             done = [write for write in run.started if write.entry.changed]
             try:
-                self._settle_databases(run, [write for write in done if write.entry.kind == DATABASE])
+                self._settle_databases(
+                    run, [write for write in done if write.entry.kind == DATABASE]
+                )
                 self._settle_users(run, [write for write in done if write.entry.kind == USER])
             except (Cloud66Error, WaitTimeout) as exc:
                 run.problem = _problem(run, exc)

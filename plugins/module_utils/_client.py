@@ -370,7 +370,8 @@ class Cloud66Client:
                 if not error.transient:
                     if look is not resend_blindly:
                         error.message = (
-                            "%s Looked again: Cloud66 does not show it as carried out." % error.message
+                            "%s Looked again: Cloud66 does not show it as carried out."
+                            % error.message
                         )
                     raise error
                 resent = True
@@ -405,9 +406,7 @@ class Cloud66Client:
                     error.message
                 )
                 if resent:
-                    error.message += (
-                        " Cloud66 did not list it as done; look at the server group before running again."
-                    )
+                    error.message += " Cloud66 did not list it as done; look at the server group before running again."
                 raise error
             self.sleep(wait)
 

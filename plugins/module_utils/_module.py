@@ -91,7 +91,10 @@ def target_problem(options: dict[str, Any]) -> str | None:
         return "environment goes with stack_name"
     group_type = options.get("server_group_type")
     if group_type and group_type not in DATABASE_GROUP_TYPES:
-        return "server_group_type must be one of %s, got %r" % (", ".join(DATABASE_GROUP_TYPES), group_type)
+        return "server_group_type must be one of %s, got %r" % (
+            ", ".join(DATABASE_GROUP_TYPES),
+            group_type,
+        )
     return None
 
 

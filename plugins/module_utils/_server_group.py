@@ -68,7 +68,10 @@ class ServerGroup:
                     ", ".join(sorted(listed)) or "none",
                 )
             )
-        return [self.users.single(listed[username], "username", username)["uid"] for username in usernames]
+        return [
+            self.users.single(listed[username], "username", username)["uid"]
+            for username in usernames
+        ]
 
     def requested_usernames(
         self, usernames: list[str] | None = None, user_ids: list[str] | None = None

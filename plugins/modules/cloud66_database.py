@@ -196,13 +196,17 @@ class Cloud66Database(Cloud66Module):
             self.result["changed"] = True
             return
         if self.follow(group, *group.databases.create(self.params["name"], user_ids)):
-            self.result["database"] = group.databases.wait_listed(self.params["name"], self.deadline)
+            self.result["database"] = group.databases.wait_listed(
+                self.params["name"], self.deadline
+            )
             self.set_diff({}, self.result["database"])
 
     def absent(self):
         group = self.server_group()
         uid = self.params["uid"]
-        record = group.databases.find(uid=uid) if uid else group.databases.find(name=self.params["name"])
+        record = (
+            group.databases.find(uid=uid) if uid else group.databases.find(name=self.params["name"])
+        )
         self._check_uid(record)
         if not record:
             self.set_diff({}, {})

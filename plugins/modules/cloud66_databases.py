@@ -144,7 +144,7 @@ options:
         description: The name of the server group.
         type: str
       server_group_type:
-        description: The type of the server group, when the stack has exactly one of that type (V(mysql) or V(postgresql)).
+        description: The type of the server group (V(mysql) or V(postgresql)), when the stack has one of that type.
         type: str
       databases:
         description: The databases to ensure in this server group, as in O(databases).
@@ -339,13 +339,20 @@ class Cloud66Databases(Cloud66Module):
         """(who asks, the options naming the group, database items, user items) for each asking source."""
         if self.params["server_groups"] is None:
             return [
-                (None, self.params, self.params["databases"] or [], self.params["database_users"] or [])
+                (
+                    None,
+                    self.params,
+                    self.params["databases"] or [],
+                    self.params["database_users"] or [],
+                )
             ]
         sources = []
         for index, entry in enumerate(self.params["server_groups"]):
             if entry["databases"] is None and entry["database_users"] is None:
                 continue
-            names_group = any(str(entry.get(key) or "").strip() for key in server_group_argument_spec())
+            names_group = any(
+                str(entry.get(key) or "").strip() for key in server_group_argument_spec()
+            )
             sources.append(
                 (
                     entry["requested_by"] or "server_groups[%d]" % index,
@@ -389,7 +396,9 @@ class Cloud66Databases(Cloud66Module):
     def ensure(self):
         """Resolve every group, plan each from one read of its lists, refuse before any write, then run."""
         sources = self.sources()
-        keys = self.resolver.resolve_all(Target.of(target) for _source, target, _dbs, _users in sources)
+        keys = self.resolver.resolve_all(
+            Target.of(target) for _source, target, _dbs, _users in sources
+        )
         requests = [
             Request(
                 source,
@@ -397,7 +406,7 @@ class Cloud66Databases(Cloud66Module):
                 [DatabaseAsk.of(item) for item in databases],
                 [UserAsk.of(item) for item in users],
             )
-            for (source, _target, databases, users), key in zip(sources, keys)
+            for (source, _target, databases, users), key in zip(sources, keys, strict=True)
         ]
         problems = []
         for asks in group_requests(requests):
@@ -419,7 +428,9 @@ class Cloud66Databases(Cloud66Module):
                 % waits[0].key
             )
         self.set_diff(self._names(before=True), self._names(before=False))
-        if self.module.check_mode or not any(group_plan.writes for _group, group_plan in self.plans):
+        if self.module.check_mode or not any(
+            group_plan.writes for _group, group_plan in self.plans
+        ):
             return
         self.batch = BatchRun(self.deadline, self.params["wait"])
         self.batch.run(self.plans)
@@ -435,7 +446,9 @@ class Cloud66Databases(Cloud66Module):
         """The entries of every group; ``changed`` is what would change in check mode, else what Cloud66 acted on
         (so that a failure part-way reports only what happened)."""
         plans = [group_plan for _group, group_plan in self.plans]
-        entries = [entry for group_plan in plans for entry in group_plan.databases + group_plan.users]
+        entries = [
+            entry for group_plan in plans for entry in group_plan.databases + group_plan.users
+        ]
         if self.batch is None and not self.module.check_mode:
             # Nothing was sent: what the plans would change did not happen.
             for entry in entries:
@@ -494,7 +507,10 @@ class Cloud66Databases(Cloud66Module):
                     if bool(entry.record) != (entry.changed and not before)
                 )
             }
-            if self.params["database_users"] is not None or self.params["server_groups"] is not None:
+            if (
+                self.params["database_users"] is not None
+                or self.params["server_groups"] is not None
+            ):
                 exists["database_users"] = sorted(
                     entry.name
                     for entry in group_plan.users

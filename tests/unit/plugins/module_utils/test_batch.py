@@ -47,7 +47,10 @@ def listed(*records):
 def ask(*requests):
     """One group's asks: each request is (source, [DatabaseAsk], [UserAsk])."""
     groups = group_requests(
-        [Request(source, KEY, list(databases), list(users)) for source, databases, users in requests]
+        [
+            Request(source, KEY, list(databases), list(users))
+            for source, databases, users in requests
+        ]
     )
     assert len(groups) == 1
     return groups[0]
@@ -77,7 +80,12 @@ def test_create_keep_and_delete():
     group = ask(
         (
             None,
-            [DatabaseAsk("keep"), DatabaseAsk("new"), DatabaseAsk("old", "absent"), DatabaseAsk("gone", "absent")],
+            [
+                DatabaseAsk("keep"),
+                DatabaseAsk("new"),
+                DatabaseAsk("old", "absent"),
+                DatabaseAsk("gone", "absent"),
+            ],
             [],
         )
     )
@@ -100,7 +108,10 @@ def test_a_new_database_grants_listed_users_by_name_or_uid():
     group = ask(
         (
             None,
-            [DatabaseAsk("a", database_users=("app",)), DatabaseAsk("b", database_user_ids=("u2",))],
+            [
+                DatabaseAsk("a", database_users=("app",)),
+                DatabaseAsk("b", database_user_ids=("u2",)),
+            ],
             [],
         )
     )
@@ -131,7 +142,13 @@ def test_a_new_user_and_a_new_database_that_grants_it_come_user_first():
 
 
 def test_a_new_user_that_needs_a_new_database_comes_after_it():
-    group = ask((None, [DatabaseAsk("reports")], [UserAsk("reader", user_type="readonly", databases=("reports",))]))
+    group = ask(
+        (
+            None,
+            [DatabaseAsk("reports")],
+            [UserAsk("reader", user_type="readonly", databases=("reports",))],
+        )
+    )
     result = plan(group, listed(), [])
     assert writes(result) == [
         (DATABASES, "database", "reports", "create", ()),
@@ -195,7 +212,11 @@ def test_uids_the_group_does_not_list_are_refused():
     "databases, users, words",
     [
         (listed(db("d1", "twin"), db("d2", "twin")), [], "2 databases named 'twin' (uids d1, d2)"),
-        (listed(), [user("u1", "twin"), user("u2", "twin")], "2 database users named 'twin' (uids u1, u2)"),
+        (
+            listed(),
+            [user("u1", "twin"), user("u2", "twin")],
+            "2 database users named 'twin' (uids u1, u2)",
+        ),
     ],
 )
 def test_a_name_listed_twice_is_refused_naming_the_uids(databases, users, words):
@@ -216,10 +237,14 @@ def test_existing_items_that_differ_warn_and_are_kept():
             [UserAsk("app", user_type="readonly", databases=("app_db",))],
         )
     )
-    result = plan(group, listed(db("d1", "app_db", users=["other"])), [user("u1", "app", ["app_db"])])
+    result = plan(
+        group, listed(db("d1", "app_db", users=["other"])), [user("u1", "app", ["app_db"])]
+    )
     assert result.writes == []
     assert len(result.warnings) == 2
-    assert "Database 'app_db' already exists with users ['other'], not ['app']" in " ".join(result.warnings)
+    assert "Database 'app_db' already exists with users ['other'], not ['app']" in " ".join(
+        result.warnings
+    )
     assert "type 'application', not 'readonly'" in " ".join(result.warnings)
 
 
@@ -260,7 +285,11 @@ def test_users_given_by_name_and_by_uid_are_one_ask():
 @pytest.mark.parametrize(
     "first, second, words",
     [
-        (DatabaseAsk("app"), DatabaseAsk("app", "absent"), 'web1 asks {"state": "present"}; web2 asks {"state": "absent"}'),
+        (
+            DatabaseAsk("app"),
+            DatabaseAsk("app", "absent"),
+            'web1 asks {"state": "present"}; web2 asks {"state": "absent"}',
+        ),
         (
             DatabaseAsk("app", database_users=("a",)),
             DatabaseAsk("app", database_users=("b",)),
@@ -322,7 +351,11 @@ def test_requests_are_grouped_by_resolved_key_in_first_named_order():
             "gives both database_user_ids and database_users",
         ),
         ([], [{"username": "x"}, {"username": "x"}], "Database user 'x' is listed more than once"),
-        ([], [{"username": "x", "databases": [], "database_ids": []}], "gives both databases and database_ids"),
+        (
+            [],
+            [{"username": "x", "databases": [], "database_ids": []}],
+            "gives both databases and database_ids",
+        ),
     ],
 )
 def test_one_source_names_each_item_once_and_one_way(databases, users, words):

@@ -19,13 +19,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     Cloud66Client,
     Deadline,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
-from ansible_collections.cloud66.cloud.plugins.module_utils._server_group import ServerGroup
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     NAME_MAX_LENGTH,
     DatabaseList,
     name_problem,
 )
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._server_group import ServerGroup
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     ACTIONS,
     BASE,

@@ -19,12 +19,12 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     Deadline,
     action_outcome,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     DatabaseList,
     is_duplicate,
     users_warning,
 )
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._records import (
     action_name,
     action_record,

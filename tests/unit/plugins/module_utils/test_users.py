@@ -39,7 +39,9 @@ def calls(api):
 
 
 def test_find_reads_every_page_for_a_username(api, users):
-    add_pages(api, USERS, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31, "wanted")]])
+    add_pages(
+        api, USERS, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31, "wanted")]]
+    )
     with pytest.raises(Cloud66Error) as info:
         users.find(username="wanted")
     assert "(uids user_030, user_031)" in info.value.message
