@@ -169,7 +169,7 @@ class DeleteGuard:
         found_engines = sorted(set(str(record.get("db_type")) for record in mine))
         if len(found_engines) > 1:
             return (
-                "Database %r was not deleted: require_backup_within is set, Cloud66 did not say the engine of its "
+                "Refusing to delete database %r: require_backup_within is set, Cloud66 did not say the engine of its "
                 "server group, and the stack has backups of a %s database of that name, so which are this "
                 "database's cannot be told." % (name, " and a ".join(found_engines))
             )
@@ -190,7 +190,7 @@ class DeleteGuard:
             if mine[0] is not successful[0]:
                 seen += ", and a newer one failed: %s" % describe(mine[0], self.now)
         return (
-            "Database %r was not deleted: require_backup_within asks for a successful backup taken within the "
+            "Refusing to delete database %r: require_backup_within asks for a successful backup taken within the "
             "last %s (%d s), and %s. Take a backup first (or download one with cloud66.cloud.cloud66_backup_download)."
             % (name, _duration(self.within), self.within, seen)
         )
