@@ -322,9 +322,11 @@ class Backups:
     def _not_found(self, exc: Cloud66Error, message: str | None = None) -> Cloud66Error:
         if exc.status != 404:
             return exc
+        if message is None:
+            message = "Stack %s was not found" % self.stack_id
         return Cloud66Error(
-            "%s, or the stack was not found or the token's account cannot see it (set account_id to reach "
-            "another account)." % (message or "Stack %s has no backups list" % self.stack_id),
+            "%s, or the token's account cannot see the stack (set account_id to reach another account)."
+            % message,
             status=404,
             error=exc.error,
             description=exc.description,

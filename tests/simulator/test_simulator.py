@@ -1098,5 +1098,5 @@ def test_backups_and_their_object_store(sim):
     seeded = control(
         sim, "POST", "/backups", {"stack_id": SHOP, "database_name": "x", "age_seconds": 5}
     )
-    assert seeded.json == {"id": 4106, "size": 4096}
+    assert seeded.json == {"id": 4106, "size": 4096, "ids": [4106]}
     assert [b["id"] for b in control(sim, "GET", "/state").json["backups"]][-1] == 4106

@@ -291,19 +291,32 @@ def store_answer(sim, method, path, query_string, headers, now):
 
 
 def seed_backup(world, data, now):
-    """Add one backup to a stack (POST /_sim/backups); returns its id."""
+    """Add backups to a stack (POST /_sim/backups): one, or ``count`` of them each a second older than the one
+    before; returns the id and size of the first and the ids of all."""
     stack = world.stacks_by_uid.get(data.get("stack_id"))
     if stack is None:
         raise SimError(404, "Stack not found")
-    spec = dict((key, value) for key, value in data.items() if key != "stack_id")
-    try:
-        backup = load_backup(
-            spec, stack["uid"], set(b["id"] for s in world.stacks for b in s["backups"]), now
-        )
-    except ValueError as exc:
-        raise bad(str(exc)) from None
-    stack["backups"].append(backup)
-    return {"id": backup["id"], "size": sum(len(item["data"]) for item in backup["files"])}
+    count = data.get("count", 1)
+    if not is_int(count) or not 1 <= count <= 1000:
+        raise bad("count must be an integer from 1 to 1000")
+    spec = dict((key, value) for key, value in data.items() if key not in ("stack_id", "count"))
+    added = []
+    for number in range(count):
+        one = dict(spec)
+        if number and "id" in one:
+            one["id"] += number
+        if number and "age_seconds" in one:
+            one["age_seconds"] += number
+        try:
+            backup = load_backup(
+                one, stack["uid"], set(b["id"] for s in world.stacks for b in s["backups"]), now
+            )
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        stack["backups"].append(backup)
+        added.append(backup)
+    size = sum(len(item["data"]) for item in added[0]["files"])
+    return {"id": added[0]["id"], "size": size, "ids": [backup["id"] for backup in added]}
 
 
 def state_backups(world):
