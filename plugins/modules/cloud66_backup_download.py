@@ -71,7 +71,7 @@ options:
 seealso:
   - module: cloud66.cloud.cloud66_backup_info
   - module: ansible.builtin.get_url
-  - ref: cloud66.cloud.docsite.backups
+  - ref: ansible_collections.cloud66.cloud.docsite.backups
     description: Backups and safe deletes.
 """
 

@@ -44,7 +44,7 @@ options:
     default: false
 seealso:
   - module: cloud66.cloud.cloud66_backup_download
-  - ref: cloud66.cloud.docsite.backups
+  - ref: ansible_collections.cloud66.cloud.docsite.backups
     description: Backups and safe deletes.
 """
 
