@@ -18,7 +18,8 @@ description:
     place only once every segment is complete. A failed download leaves nothing behind and an existing O(dest)
     as it was.
   - A segment whose download is cut off, or refused with a transient status (such as 503), is downloaded again from
-    its start with a fresh URL, up to O(api_retries) times.
+    its start with a fresh URL, up to O(api_retries) times. O(api_timeout) bounds the connection to the object store
+    and every wait for more data, not the whole download, which takes as long as the backup's size needs.
   - Cloud66 gives each segment as a presigned object-store URL that carries its own authorization. The module never
     sends the Cloud66 token (nor any credential from the environment, such as C(.netrc)) to it, and never shows the
     URL in its results, messages or verbose output.
