@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._backups import (
+    Backups,
     DeleteGuard,
     backup_record,
     engine_of,
@@ -17,6 +18,11 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._backups import (
     usable_url,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
+from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
+    STACK,
+    STACK_URL,
+    add_pages,
+)
 
 NOW = parse_time("2024-01-15T12:00:00Z")
 HOUR = 3600
@@ -124,3 +130,21 @@ def test_without_the_groups_engine_backups_of_two_engines_cannot_be_told_apart()
     assert guard(backup(1), engine=None).refusal("shop") is None
     refusal = guard(backup(1), backup(2, db_type="postgresql"), engine=None).refusal("shop")
     assert "backups of a mysql and a postgresql database of that name" in refusal
+
+
+def test_the_newest_successful_backup_of_a_name_two_engines_share_needs_db_type(api, client):
+    backups = [
+        backup(1, when="2024-01-15T10:00:00Z"),
+        backup(2, db_type="postgresql", when="2024-01-15T09:00:00Z"),
+        backup(3, when="2024-01-15T11:00:00Z", status=1),
+    ]
+    add_pages(api, STACK_URL + "/backups", [backups])
+    found = Backups(client, STACK)
+
+    with pytest.raises(
+        Cloud66Error,
+        match="backups of a mysql and a postgresql database named 'shop'; give db_type",
+    ):
+        found.newest_successful("shop")
+    add_pages(api, STACK_URL + "/backups", [backups[:1] + backups[2:]], query={"db_type": "mysql"})
+    assert found.newest_successful("shop", "mysql")["id"] == 1
