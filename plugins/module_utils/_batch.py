@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._actions import FAILED, ActionFailed, ActionWaiter, WaitTimeout, action_outcome
+from ._backups import DeleteGuard
 from ._client import Deadline
 from ._databases import users_warning
 from ._errors import Cloud66Error
@@ -351,8 +352,10 @@ class _Planner:
         group: GroupAsks,
         listed_databases: dict[str, list[dict[str, Any]]],
         listed_users: list[dict[str, Any]] | None,
+        guard: DeleteGuard | None = None,
     ) -> None:
         self.key = group.key
+        self.guard = guard
         self.where = _where(group.key)
         self.databases, self.users = wanted_items(group, listed_databases, listed_users)
         self.listed_databases = listed_databases
@@ -470,6 +473,10 @@ class _Planner:
             return entry, None
         entry.changed = True
         if not wanted.present:
+            refusal = self.guard.refusal(wanted.name) if self.guard is not None else None
+            if refusal:
+                self.problems.append("%s: %s" % (self.where, refusal))
+                return entry, None
             return entry, Write(entry, DATABASES, uid=self.uid(record, DATABASE))
         grants = tuple(sorted(wanted.grants or ()))
         for username in grants:
@@ -518,15 +525,17 @@ def plan(
     group: GroupAsks,
     listed_databases: dict[str, list[dict[str, Any]]],
     listed_users: list[dict[str, Any]] | None,
+    guard: DeleteGuard | None = None,
 ) -> Plan:
     """What to create and delete in one server group, from its lists as read before any write. Pure: no I/O.
 
     ``listed_databases`` maps every asked-for database name to the records listed under it (on every page);
-    ``listed_users`` is the whole user list, or None when it was not needed. Raises Refused for anything that
-    cannot be carried out: asks that contradict each other, a name listed twice, a user or database that is neither
-    listed nor created by the run, grants that cannot be ordered.
+    ``listed_users`` is the whole user list, or None when it was not needed; ``guard``, when deletes need a recent
+    backup, holds the stack's backups as read before planning. Raises Refused for anything that cannot be carried
+    out: asks that contradict each other, a name listed twice, a user or database that is neither listed nor
+    created by the run, grants that cannot be ordered, a delete of a database without a recent enough backup.
     """
-    planner = _Planner(group, listed_databases, listed_users)
+    planner = _Planner(group, listed_databases, listed_users, guard)
     user_entries, user_writes = [], {}
     for wanted, sources in planner.users:
         entry, write = planner.plan_user(wanted, sources)
@@ -564,6 +573,16 @@ def _sorted(names: frozenset[str] | None) -> list[str] | None:
 
 def _where(key: GroupKey) -> str:
     return "Server group %s of stack %s" % (key.server_group_id, key.stack_id)
+
+
+def listed_deletes(asks: GroupAsks, listed_databases: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The names of the databases the asks delete that the group lists: the deletes a guard has to allow."""
+    names = []
+    for request in asks.requests:
+        for ask in request.databases:
+            if ask.state == ABSENT and listed_databases.get(ask.name) and ask.name not in names:
+                names.append(ask.name)
+    return names
 
 
 def read_lists(

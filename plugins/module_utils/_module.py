@@ -77,6 +77,20 @@ SERVER_GROUP_RULES: dict[str, Any] = dict(
 )
 
 
+def stack_argument_spec() -> dict[str, dict[str, Any]]:
+    """How a module that works on a whole stack names it, documented in the cloud66.cloud.cloud66.stack fragment."""
+    return dict(
+        stack_id=dict(type="str"), stack_name=dict(type="str"), environment=dict(type="str")
+    )
+
+
+STACK_RULES: dict[str, Any] = dict(
+    required_one_of=[("stack_id", "stack_name")],
+    mutually_exclusive=[("stack_id", "stack_name")],
+    required_by={"environment": "stack_name"},
+)
+
+
 def target_problem(options: dict[str, Any]) -> str | None:
     """Why ``options`` (empty values count as unset) do not name one server group, or None; the same rules as
     SERVER_GROUP_RULES, for a target given inside a list."""
@@ -159,6 +173,26 @@ class Cloud66Module:
                 else dict(entries, **kwargs.get(rule, {}))
             )
         return AnsibleModule(argument_spec=spec, **kwargs)
+
+    @classmethod
+    def define_stack_module(
+        cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any
+    ) -> AnsibleModule:
+        """An AnsibleModule with the connection options, the options naming a stack and the module's own."""
+        spec = cloud66_argument_spec()
+        spec.update(stack_argument_spec())
+        spec.update(argument_spec)
+        for rule, entries in STACK_RULES.items():
+            kwargs[rule] = (
+                entries + kwargs.get(rule, [])
+                if isinstance(entries, list)
+                else dict(entries, **kwargs.get(rule, {}))
+            )
+        return AnsibleModule(argument_spec=spec, **kwargs)
+
+    def stack_id(self) -> str:
+        """The uid of the stack the options name, looked up by name where no uid was given."""
+        return self.resolver.stack_id(Target.of(self.params))
 
     @property
     def api_url(self) -> str:

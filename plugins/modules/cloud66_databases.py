@@ -53,7 +53,8 @@ options:
         required: true
       state:
         description:
-          - Whether the database should exist. V(absent) permanently deletes it and its data.
+          - Whether the database should exist. V(absent) permanently deletes it and its data; see
+            O(require_backup_within).
         type: str
         choices: [present, absent]
         default: present
@@ -113,6 +114,17 @@ options:
           - Uids of existing databases to grant a new user access to, instead of O(database_users[].databases).
         type: list
         elements: str
+  require_backup_within:
+    description:
+      - Refuse to delete a database unless Cloud66 lists a successful backup of that very database (the same name,
+        and the engine of its server group) taken no more than this many seconds ago.
+      - Applies to every database that a task item, or an entry of O(server_groups), asks to be V(absent) and that
+        the server group lists. A database that does not exist needs no backup.
+      - Checked before any write, in check mode too; the task fails naming the newest backup seen, or saying there
+        is none, and sends nothing.
+      - Costs one read of the stack's backup list (every page) for each stack and engine with such a delete.
+    type: int
+    version_added: 1.1.0
   server_groups:
     description:
       - The databases and users of many server groups, or of one group as asked by many hosts, ensured together.
@@ -308,6 +320,7 @@ summary:
   sample: "1 of 2 databases and 0 of 1 database users in 1 server group changed: reports"
 """
 
+from ansible_collections.cloud66.cloud.plugins.module_utils._backups import engine_of, guard_for
 from ansible_collections.cloud66.cloud.plugins.module_utils._batch import (
     BatchRun,
     DatabaseAsk,
@@ -316,6 +329,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._batch import (
     UserAsk,
     check_asks,
     group_requests,
+    listed_deletes,
     plan,
     read_lists,
 )
@@ -370,6 +384,9 @@ class Cloud66Databases(Cloud66Module):
                 "No entry of server_groups gives databases or database_users (with the databases role: set "
                 "cloud66_databases or cloud66_database_users on at least one host of the play)."
             )
+        within = self.params["require_backup_within"]
+        if within is not None and within < 1:
+            return "require_backup_within must be a positive number of seconds, got %d." % within
         for source, target, databases, users in sources:
             problem = self._source_problem(target, databases, users)
             if problem:
@@ -409,10 +426,13 @@ class Cloud66Databases(Cloud66Module):
             for (source, _target, databases, users), key in zip(sources, keys, strict=True)
         ]
         problems = []
+        backups = {}
         for asks in group_requests(requests):
             group = ServerGroup(self.client, asks.key.stack_id, asks.key.server_group_id)
+            listed_databases, listed_users = read_lists(group, asks)
+            guard = self._delete_guard(asks, listed_databases, backups)
             try:
-                self.plans.append((group, plan(asks, *read_lists(group, asks))))
+                self.plans.append((group, plan(asks, listed_databases, listed_users, guard)))
             except Refused as exc:
                 problems.append(str(exc))
         if problems:
@@ -437,6 +457,16 @@ class Cloud66Databases(Cloud66Module):
         problems = self.batch.problems()
         if problems:
             self.fail(" ".join(problems))
+
+    def _delete_guard(self, asks, listed_databases, backups):
+        """With require_backup_within, what deciding this group's deletes needs: the stack's backups of the group's
+        engine, read once per run (``backups`` is the run's cache); None when the group deletes nothing listed."""
+        within = self.params["require_backup_within"]
+        if within is None or not listed_deletes(asks, listed_databases):
+            return None
+        stack_id = asks.key.stack_id
+        engine = engine_of(self.resolver.groups(stack_id), asks.key.server_group_id)
+        return guard_for(self.client, stack_id, engine, within, backups)
 
     def timed_out(self, actions):
         if self.batch is not None:
@@ -552,6 +582,7 @@ def main():
                     database_users=dict(type="list", elements="dict", options=USER_OPTIONS),
                 ),
             ),
+            require_backup_within=dict(type="int"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
         ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.cloud66.cloud.plugins.module_utils._backups import DeleteGuard, parse_time
 from ansible_collections.cloud66.cloud.plugins.module_utils._batch import (
     DATABASES,
     FIRST,
@@ -17,6 +18,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._batch import (
     UserAsk,
     check_asks,
     group_requests,
+    listed_deletes,
     plan,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import GroupKey
@@ -360,3 +362,39 @@ def test_requests_are_grouped_by_resolved_key_in_first_named_order():
 )
 def test_one_source_names_each_item_once_and_one_way(databases, users, words):
     assert words in check_asks(databases, users)
+
+
+def test_guarded_deletes_need_a_recent_backup_of_each_listed_database():
+    now = parse_time("2024-01-15T12:00:00Z")
+    fresh = {
+        "id": 1,
+        "database_name": "fresh",
+        "db_type": "mysql",
+        "backup_date_iso": "2024-01-15T11:00:00Z",
+        "backup_status": 0,
+    }
+    stale = dict(fresh, id=2, database_name="stale", backup_date_iso="2024-01-01T00:00:00Z")
+    guard = DeleteGuard(3 * 3600, now, "mysql", (fresh, stale))
+    group = ask(
+        (
+            None,
+            [DatabaseAsk("fresh", "absent"), DatabaseAsk("missing", "absent"), DatabaseAsk("new")],
+            [],
+        )
+    )
+    listed_databases = listed(db("db_1", "fresh"), db("db_3", "stale"))
+    # A database that does not exist needs no backup: only listed ones are read for.
+    assert listed_deletes(group, listed_databases) == ["fresh"]
+    assert writes(plan(group, listed_databases, [], guard)) == [
+        (DATABASES, "database", "fresh", "delete", ()),
+        (DATABASES, "database", "new", "create", ()),
+    ]
+    stale_group = ask((None, [DatabaseAsk("fresh", "absent"), DatabaseAsk("stale", "absent")], []))
+    with pytest.raises(Refused) as refused:
+        plan(stale_group, listed_databases, [], guard)
+    assert str(refused.value) == (
+        "Server group 42 of stack s1: Refusing to delete database 'stale': require_backup_within asks for a "
+        "successful backup taken within the last 3 hours (10800 s), and its newest successful backup is backup 2 "
+        "(mysql, taken 2024-01-01T00:00:00Z, 14 days ago, status Ok). Take a backup first (or download one with "
+        "cloud66.cloud.cloud66_backup_download)."
+    )
