@@ -35,6 +35,8 @@ MODEL_TARGETS = (
     "cloud66_database_user",
     "cloud66_database_user_info",
     "role_many_hosts",
+    "cloud66_backup_info",
+    "cloud66_backup_download",
 )
 # The fault matrix drives the collection's own Python client, the same on every ansible-core, and is the
 # longest target by far: it runs on the main ansible-core only.

@@ -146,3 +146,22 @@ options:
     type: str
     choices: [mysql, postgresql]
 """
+
+    # How a module that works on a whole stack (its backups) names it.
+    STACK = r"""
+options:
+  stack_id:
+    description:
+      - The uid of the stack, as shown in the stack's settings or returned by the Cloud66 API.
+      - Give O(stack_id) or O(stack_name).
+    type: str
+  stack_name:
+    description:
+      - The name of the stack, matched without regard to case, instead of O(stack_id).
+      - When several stacks share the name, add O(environment); the module fails rather than pick one.
+    type: str
+  environment:
+    description:
+      - The environment of the stack named by O(stack_name), such as V(production) or V(staging).
+    type: str
+"""

@@ -61,6 +61,8 @@ MAX_JSON_DEPTH = 64
 ASCII_DIGITS = re.compile(r"[0-9]+")
 # The CA bundle settings requests reads from the environment; the client reads them itself (see _settings_from_env).
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# Looks whether a write whose answer was lost was carried out: a body standing for that answer, or None.
+Look = Callable[[], Any]
 
 
 def is_loopback(host: str) -> bool:
@@ -442,11 +444,11 @@ class Cloud66Client:
     ) -> Any:
         return self.request("GET", path, params=params, retries=retries)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("POST", path, body=body)
+    def post(self, path: str, body: dict[str, Any], look: Look | None = None) -> Any:
+        return self.request("POST", path, body=body, look=look)
 
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
+    def delete(self, path: str, look: Look | None = None) -> Any:
+        return self.request("DELETE", path, look=look)
 
     def page(
         self,
@@ -496,15 +498,19 @@ class Cloud66Client:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         retries: int | None = None,
+        look: Look | None = None,
     ) -> Any:
         """Send one API call and return its decoded body.
 
-        Reads are retried on every transient failure. A write is retried only when the server surely did not act
-        (throttled, or the connection was never made); otherwise it fails with ``ambiguous`` set and the caller
-        decides, after looking again, whether to send it anew. No attempt and no sleep runs past the deadline.
+        Reads are retried on every transient failure. A write is retried when the server surely did not act
+        (throttled, or the connection was never made). After an answer that leaves a write's fate unknown, the
+        write is sent again only once ``look()`` has found it not carried out: ``look`` returns a body that stands
+        for the lost answer when it finds the write done, or None. Without ``look`` such a write fails with
+        ``ambiguous`` set. An error met after a write that may have gone through has ``resent`` set. No attempt
+        and no sleep runs past the deadline.
         """
         retries = self.retries if retries is None else retries
-        attempt, error = 0, None
+        attempt, error, resent = 0, None, False
         while True:
             attempt += 1
             left = self.time_left()
@@ -513,9 +519,28 @@ class Cloud66Client:
             error, wait = self._attempt(method, path, params, body, attempt)
             if error is None:
                 return wait
-            if not error.transient or error.ambiguous or attempt > retries:
+            error.resent = resent
+            if error.ambiguous and look is not None:
+                seen = self._look_again(error, look)
+                if seen is not None:
+                    return seen
+                if not error.transient:
+                    if look is not resend_blindly:
+                        error.message = (
+                            "%s Looked again: Cloud66 does not show it as carried out."
+                            % error.message
+                        )
+                    raise error
+                resent = True
+            elif not error.transient or error.ambiguous or attempt > retries:
                 if error.transient and attempt > 1:
                     error.message = "%s Gave up after %d attempts." % (error.message, attempt)
+                raise error
+            if attempt > retries:
+                error.message = (
+                    "%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
+                    "server group before running again." % (error.message, attempt)
+                )
                 raise error
             left = self.time_left()
             if error.retry_after is not None and error.retry_after > min(
@@ -534,11 +559,25 @@ class Cloud66Client:
                 )
                 raise error
             if left is not None and wait >= left:
-                error.message = (
-                    "%s wait_timeout runs out before another attempt could be made." % error.message
+                error.message = "%s wait_timeout runs out before another attempt could be made." % (
+                    error.message
                 )
+                if resent:
+                    error.message += " Cloud66 did not list it as done; look at the server group before running again."
                 raise error
             self.sleep(wait)
+
+    @staticmethod
+    def _look_again(error: Cloud66Error, look: Look) -> Any:
+        """What ``look()`` finds after ``error`` left a write's fate unknown; a failed look ends the write."""
+        try:
+            return look()
+        except Cloud66Error as look_error:
+            error.message = (
+                "%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
+                "before running again." % (error.message, look_error.message)
+            )
+            raise error from look_error
 
     def _attempt(
         self,
@@ -741,6 +780,11 @@ class Cloud66Client:
     def backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def resend_blindly() -> None:
+    """The look for a write that cannot be looked up and is harmless to send again: it never finds it done."""
+    return None
 
 
 def _out_of_time(method: str, path: str, error: Cloud66Error | None) -> Cloud66Error:

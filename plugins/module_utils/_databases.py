@@ -9,11 +9,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ._client import Cloud66Client, api_path
+from ._client import api_path
 from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
 from ._records import database_names, database_record, text
-from ._users import UserGroup
 
 NAME_MAX_LENGTH = 63
 NAME_FORBIDDEN = re.compile(r"[\s/\\?#;%]|\.\.")
@@ -48,57 +47,43 @@ def users_warning(record: dict[str, Any], usernames: list[str] | None) -> str | 
     )
 
 
-class DatabaseGroup(GroupList):
+class DatabaseList(GroupList):
     """The databases of one server group of one stack."""
 
     collection = "databases"
     noun = "database"
-
-    user_group: UserGroup
-
-    def __init__(
-        self, client: Cloud66Client, stack_id: str | int, server_group_id: str | int
-    ) -> None:
-        super().__init__(client, stack_id, server_group_id)
-        self.user_group = UserGroup(client, stack_id, server_group_id)
-        self._users: list[dict[str, Any]] | None = None
 
     def find(
         self, name: str | None = None, uid: str | None = None, newest_first: bool = False
     ) -> dict[str, Any] | None:
         """The record with this uid (or else this name), or None.
 
-        Paging stops at the first page holding a match; two matches on it are an error, never a guess. With
-        ``newest_first`` the pages are read in the order that finds a just-created database soonest.
+        A uid is looked up until the page that holds it. A name is looked up on every page: a name listed twice,
+        on any pages, is an error naming both uids, never a guess. With ``newest_first`` the pages are read in the
+        order that finds a just-created database soonest.
         """
-        key, value = ("uid", uid) if uid else ("name", name)
-        for items in self._pages(self.path, newest_first=newest_first):
-            matches = [
-                item
-                for item in items
-                if (item.get("uid") == uid if uid else name in database_names(item))
-            ]
-            if matches:
-                return self.single(matches, key, value)
-        return None
+        if uid:
+            for items in self._pages(self.path, newest_first=newest_first):
+                matches = [item for item in items if item.get("uid") == uid]
+                if matches:
+                    return self.single(matches, "uid", uid)
+            return None
+        matches = self.named([name]).get(name, [])
+        return self.single(matches, "name", name) if matches else None
 
     def named(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        """The listed records whose name is one of ``names``, as name -> [records].
+        """The listed records whose name is one of ``names``, as name -> [records], from every page.
 
-        Paging stops once every name has been seen, so a list that holds them all early costs fewer requests;
-        a name that is missing costs a scan of every page. A name listed twice on the pages read is kept twice,
-        so that the caller can refuse to pick one.
+        A name listed more than once is kept as often as it is listed, so that the caller can refuse to pick one.
         """
         wanted = set(names)
-        found = {}
+        found: dict[str, list[dict[str, Any]]] = {}
         if not wanted:
             return found
         for items in self._pages(self.path):
             for item in items:
                 for name in database_names(item) & wanted:
                     found.setdefault(name, []).append(item)
-            if wanted.issubset(found):
-                break
         return found
 
     def look(
@@ -141,69 +126,6 @@ class DatabaseGroup(GroupList):
             )
         return record
 
-    def uids(self, names: list[str]) -> list[str]:
-        """Map database names to uids; a name the group does not list, or lists twice, is an error."""
-        found = self.named(names)
-        missing = [name for name in names if name not in found]
-        if missing:
-            raise Cloud66Error(
-                "Server group %s of stack %s lists no database named %s."
-                % (self.server_group_id, self.stack_id, ", ".join(missing))
-            )
-        return [self.single(found[name], "name", name)["uid"] for name in names]
-
-    def names(self, uids: list[str]) -> list[str]:
-        """Map database uids to names (uids the group does not list stay as they are)."""
-        known = dict((record.get("uid"), record.get("name")) for record in self.all())
-        return [known.get(uid, uid) for uid in uids]
-
-    def users(self) -> list[dict[str, Any]]:
-        """The group's database users, read once however often a run asks."""
-        if self._users is None:
-            self._users = self.user_group.all()
-        return self._users
-
-    def _user_pairs(self) -> list[tuple[str, str]]:
-        """(uid, username) of every listed user whose uid and username are both strings; others cannot be named."""
-        return [
-            (user["uid"], user["username"])
-            for user in self.users()
-            if isinstance(user.get("uid"), str) and isinstance(user.get("username"), str)
-        ]
-
-    def usernames(self, user_ids: list[str]) -> list[str]:
-        """Map database user uids to usernames (uids Cloud66 does not know stay as they are)."""
-        known = dict(self._user_pairs())
-        return [known.get(user_id, user_id) for user_id in user_ids]
-
-    def user_ids(self, usernames: list[str]) -> list[str]:
-        """Map usernames to database user uids; an unknown username is an error that lists the known ones."""
-        known = dict((username, uid) for uid, username in self._user_pairs())
-        unknown = [username for username in usernames if username not in known]
-        if unknown:
-            raise Cloud66Error(
-                "Server group %s of stack %s has no database user named %s. Its users: %s."
-                % (
-                    self.server_group_id,
-                    self.stack_id,
-                    ", ".join(unknown),
-                    ", ".join(sorted(known)) or "none",
-                )
-            )
-        return [known[username] for username in usernames]
-
-    def requested_usernames(
-        self, usernames: list[str] | None = None, user_ids: list[str] | None = None
-    ) -> list[str] | None:
-        """The usernames a task asks for, given either as usernames or as user uids; None when it asks for none."""
-        return usernames if usernames is not None or user_ids is None else self.usernames(user_ids)
-
-    def requested_user_ids(
-        self, usernames: list[str] | None = None, user_ids: list[str] | None = None
-    ) -> list[str] | None:
-        """The user uids a task asks for, given either as usernames or as user uids."""
-        return self.user_ids(usernames) if usernames is not None else user_ids
-
     def create(self, name: str, user_ids: list[str] | None) -> tuple[dict[str, Any] | None, bool]:
         """Start creating a database. Returns (action, created); action is None when no new action was started.
 
@@ -212,9 +134,8 @@ class DatabaseGroup(GroupList):
         """
         body = {"database_name": name, "database_user_ids": list(user_ids or [])}
         return self._write(
-            lambda: self.client.post(self.path, body),
+            lambda: self.client.post(self.path, body, look=lambda: self._listed(name=name)),
             done_already=is_duplicate,
-            took_effect=lambda: self._listed(name=name),
         )
 
     def delete(self, uid: Any) -> tuple[dict[str, Any] | None, bool]:
@@ -226,7 +147,6 @@ class DatabaseGroup(GroupList):
             )
         path = self.path + api_path(uid)
         return self._write(
-            lambda: self.client.delete(path),
+            lambda: self.client.delete(path, look=lambda: self._delete_started(uid)),
             done_already=lambda exc: exc.status == 404,
-            took_effect=lambda: self._delete_started(uid),
         )

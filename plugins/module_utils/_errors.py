@@ -32,6 +32,8 @@ class Cloud66Error(Exception):
     ambiguous: bool
     attempts: int
     retry_after: float | None
+    # Set on an error met after an earlier attempt of the same write may have gone through.
+    resent: bool = False
 
     def __init__(
         self,

@@ -152,71 +152,30 @@ class GroupList:
         return wait_until(settled, deadline, describe)
 
     def _write(
-        self,
-        send: Callable[[], Any],
-        done_already: Callable[[Cloud66Error], bool],
-        took_effect: Callable[[], dict[str, Any] | None] | None = None,
+        self, send: Callable[[], Any], done_already: Callable[[Cloud66Error], bool]
     ) -> tuple[dict[str, Any] | None, bool]:
-        """Send a create or delete; after any answer that leaves its fate unknown, look before sending it again.
+        """Send a create or delete (``send`` gives the client's answer, looking again after a lost one).
 
         Returns (action, acted). ``done_already(error)`` recognises the answer that means the goal is reached
-        already; after an earlier ambiguous attempt that answer means the earlier attempt went through.
-        ``took_effect()`` looks whether an earlier attempt was carried out: the action it started, {} when that is
-        known without an action, or None (also the answer when there is no way to look).
+        already; after an earlier attempt whose answer was lost, that answer means the earlier attempt went through.
         """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return started_action(send()), True
-            except Cloud66Error as exc:
-                if done_already(exc):
-                    return None, attempt > 1
-                if exc.status == 404:
-                    raise self._missing_parent(exc) from exc
-                if not exc.ambiguous:
-                    raise
-                error = exc
-            try:
-                action = took_effect() if took_effect is not None else None
-            except Cloud66Error as look_error:
-                error.message = (
-                    "%s Cloud66 may have acted on it, and looking again failed: %s Look at the server group "
-                    "before running again." % (error.message, look_error.message)
-                )
-                raise error from look_error
-            if action is not None:
-                return action or None, True
-            if not error.transient:
-                if took_effect is not None:
-                    error.message = (
-                        "%s Looked again: Cloud66 does not show it as carried out." % error.message
-                    )
-                raise error
-            if attempt > self.client.retries:
-                error.message = (
-                    "%s Gave up after %d attempts; Cloud66 may have acted on the last one, so look at the "
-                    "server group before running again." % (error.message, attempt)
-                )
-                error.attempts = attempt
-                raise error
-            left = self.client.time_left()
-            wait = self.client.backoff(attempt)
-            if left is not None and wait >= left:
-                error.message = (
-                    "%s wait_timeout ran out before it could be sent again; Cloud66 did not list it as "
-                    "done, look at the server group before running again." % error.message
-                )
-                raise error
-            self.client.sleep(wait)
+        try:
+            return started_action(send()) or None, True
+        except Cloud66Error as exc:
+            if done_already(exc):
+                return None, exc.resent
+            if exc.status == 404:
+                raise self._missing_parent(exc) from exc
+            raise
 
     def _listed(self, **key: str) -> dict[str, Any] | None:
-        """For ``took_effect``: {} when the list shows the item now, else None."""
-        return {} if self.find(**key) is not None else None
+        """For a create's look again: an answer without an action when the list shows the item now, else None."""
+        return {"response": {}} if self.find(**key) is not None else None
 
     def _delete_started(self, uid: str) -> dict[str, Any] | None:
-        """For ``took_effect`` of a delete: the delete action of ``uid`` that the newest page of the stack's actions
-        shows, {} when the list no longer shows the item, or None when neither tells that a delete was carried out.
+        """For a delete's look again: an answer holding the delete action of ``uid`` that the newest page of the
+        stack's actions shows, one without an action when the list no longer shows the item, or None when neither
+        tells that a delete was carried out.
 
         The newest page is the first one when the list is newest first, else the last one (read as well).
         """
@@ -232,8 +191,8 @@ class GroupList:
                 and started_action({"response": action})
                 and action_outcome(action) != FAILED
             ):
-                return action
-        return {} if self.find(uid=uid) is None else None
+                return {"response": action}
+        return {"response": {}} if self.find(uid=uid) is None else None
 
     def _pages(
         self, path: str, newest_first: bool = False, params: dict[str, str] | None = None

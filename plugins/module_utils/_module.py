@@ -21,10 +21,10 @@ from ._client import (
     Deadline,
     check_api_url,
 )
-from ._databases import DatabaseGroup
 from ._errors import Cloud66Error, scrub, scrub_all
 from ._records import without_secrets
-from ._stacks import DATABASE_GROUP_TYPES, find_server_group_id, find_stack_id
+from ._server_group import ServerGroup
+from ._stacks import DATABASE_GROUP_TYPES, Resolver, Target
 
 # The collection's version is written in galaxy.yml alone: a module that runs through AnsiballZ cannot read it, so
 # the User-Agent names the collection and the ansible-core that runs it.
@@ -140,6 +140,41 @@ SERVER_GROUP_RULES: dict[str, Any] = dict(
 )
 
 
+def stack_argument_spec() -> dict[str, dict[str, Any]]:
+    """How a module that works on a whole stack names it, documented in the cloud66.cloud.cloud66.stack fragment."""
+    return dict(
+        stack_id=dict(type="str"), stack_name=dict(type="str"), environment=dict(type="str")
+    )
+
+
+STACK_RULES: dict[str, Any] = dict(
+    required_one_of=[("stack_id", "stack_name")],
+    mutually_exclusive=[("stack_id", "stack_name")],
+    required_by={"environment": "stack_name"},
+)
+
+
+def target_problem(options: dict[str, Any]) -> str | None:
+    """Why ``options`` (empty values count as unset) do not name one server group, or None; the same rules as
+    SERVER_GROUP_RULES, for a target given inside a list."""
+    given = set(key for key in server_group_argument_spec() if str(options.get(key) or "").strip())
+    for names in SERVER_GROUP_RULES["required_one_of"]:
+        if not given.intersection(names):
+            return "give one of %s" % ", ".join(names)
+    for names in SERVER_GROUP_RULES["mutually_exclusive"]:
+        if len(given.intersection(names)) > 1:
+            return "give only one of %s" % ", ".join(names)
+    if "environment" in given and "stack_name" not in given:
+        return "environment goes with stack_name"
+    group_type = options.get("server_group_type")
+    if group_type and group_type not in DATABASE_GROUP_TYPES:
+        return "server_group_type must be one of %s, got %r" % (
+            ", ".join(DATABASE_GROUP_TYPES),
+            group_type,
+        )
+    return None
+
+
 class Cloud66Module:
     """What the modules share: option checks, the API client, one wait budget, and failing without a traceback.
 
@@ -152,6 +187,7 @@ class Cloud66Module:
     result: dict[str, Any]
     deadline: Deadline
     client: Cloud66Client
+    resolver: Resolver
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -179,23 +215,47 @@ class Cloud66Module:
             # With wait, wait_timeout bounds the whole run: every request, retry and sleep, not only the waits.
             deadline=self.deadline if self.params.get("wait") else None,
         )
-        self._group: DatabaseGroup | None = None
+        self.resolver = Resolver(self.client)
+        self._group: ServerGroup | None = None
 
     @classmethod
     def define_module(
-        cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any
+        cls, argument_spec: dict[str, dict[str, Any]], target_rules: bool = True, **kwargs: Any
     ) -> AnsibleModule:
-        """An AnsibleModule with the connection options, the server group options and the module's own."""
+        """An AnsibleModule with the connection options, the server group options and the module's own.
+
+        Without ``target_rules`` the module checks how its server groups are named itself (``target_problem``).
+        """
         spec = cloud66_argument_spec()
         spec.update(server_group_argument_spec())
         spec.update(argument_spec)
-        for rule, entries in SERVER_GROUP_RULES.items():
+        for rule, entries in SERVER_GROUP_RULES.items() if target_rules else ():
             kwargs[rule] = (
                 entries + kwargs.get(rule, [])
                 if isinstance(entries, list)
                 else dict(entries, **kwargs.get(rule, {}))
             )
         return AnsibleModule(argument_spec=spec, **kwargs)
+
+    @classmethod
+    def define_stack_module(
+        cls, argument_spec: dict[str, dict[str, Any]], **kwargs: Any
+    ) -> AnsibleModule:
+        """An AnsibleModule with the connection options, the options naming a stack and the module's own."""
+        spec = cloud66_argument_spec()
+        spec.update(stack_argument_spec())
+        spec.update(argument_spec)
+        for rule, entries in STACK_RULES.items():
+            kwargs[rule] = (
+                entries + kwargs.get(rule, [])
+                if isinstance(entries, list)
+                else dict(entries, **kwargs.get(rule, {}))
+            )
+        return AnsibleModule(argument_spec=spec, **kwargs)
+
+    def stack_id(self) -> str:
+        """The uid of the stack the options name, looked up by name where no uid was given."""
+        return self.resolver.stack_id(Target.of(self.params))
 
     @property
     def api_url(self) -> str:
@@ -212,23 +272,11 @@ class Cloud66Module:
         """account_id as sent; empty counts as unset: AWX injects CLOUD66_ACCOUNT_ID even when its field is empty."""
         return (self.params["account_id"] or "").strip() or None
 
-    def database_group(self) -> DatabaseGroup:
+    def server_group(self) -> ServerGroup:
         """The server group the options name, looked up by name where no id was given (once per run)."""
         if self._group is None:
-            stack_id = self.params["stack_id"]
-            if stack_id is None:
-                stack_id = find_stack_id(
-                    self.client, self.params["stack_name"], self.params["environment"]
-                )
-            group_id = self.params["server_group_id"]
-            if group_id is None:
-                group_id = find_server_group_id(
-                    self.client,
-                    stack_id,
-                    self.params["server_group_name"],
-                    self.params["server_group_type"],
-                )
-            self._group = DatabaseGroup(self.client, stack_id, group_id)
+            key = self.resolver.resolve(Target.of(self.params))
+            self._group = ServerGroup(self.client, key.stack_id, key.server_group_id)
         return self._group
 
     def check_params(self) -> str | None:
@@ -287,7 +335,7 @@ class Cloud66Module:
     def waiter(self, stack_id: str | int) -> ActionWaiter:
         return ActionWaiter(self.client, stack_id, self.deadline)
 
-    def follow(self, group: DatabaseGroup, action: dict[str, Any] | None, acted: bool) -> bool:
+    def follow(self, group: ServerGroup, action: dict[str, Any] | None, acted: bool) -> bool:
         """Report a started create, delete or change, and wait for its action when asked to; True when the caller
         should go on to wait for the list too."""
         self.result["changed"] = acted

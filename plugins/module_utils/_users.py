@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._client import api_path
+from ._client import api_path, resend_blindly
 from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
 from ._records import user_record, without_secrets
@@ -47,7 +47,7 @@ def user_warning(
     )
 
 
-class UserGroup(GroupList):
+class UserList(GroupList):
     """The database users of one server group of one stack."""
 
     collection = "database_users"
@@ -60,13 +60,18 @@ class UserGroup(GroupList):
         uid: str | None = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
-        """The user with this uid (or else this username), or None; paging stops at the page that holds it."""
+        """The user with this uid (or else this username), or None.
+
+        A uid is looked up until the page that holds it; a username on every page, so that one listed twice is an
+        error naming both uids, never a guess.
+        """
         key, value = ("uid", uid) if uid else ("username", username)
+        matches = []
         for items in self._pages(self.path, params=params):
-            matches = [item for item in items if item.get(key) == value]
-            if matches:
-                return self.single(matches, key, value)
-        return None
+            matches.extend(item for item in items if item.get(key) == value)
+            if uid and matches:
+                break
+        return self.single(matches, key, value) if matches else None
 
     def _pages(
         self, path: str, newest_first: bool = False, params: dict[str, str] | None = None
@@ -97,25 +102,25 @@ class UserGroup(GroupList):
             "database_ids": list(database_ids or []),
         }
         return self._write(
-            lambda: self.client.post(self.path, body),
+            lambda: self.client.post(self.path, body, look=lambda: self._listed(username=username)),
             done_already=is_duplicate,
-            took_effect=lambda: self._listed(username=username),
         )
 
     def delete(self, uid: str) -> tuple[dict[str, Any] | None, bool]:
         """Start deleting a user. Returns (action, deleted); action is None when Cloud66 says it is gone already."""
         path = self.path + api_path(uid)
         return self._write(
-            lambda: self.client.delete(path),
+            lambda: self.client.delete(path, look=lambda: self._delete_started(uid)),
             done_already=lambda exc: exc.status == 404,
-            took_effect=lambda: self._delete_started(uid),
         )
 
     def regenerate_password(self, uid: str) -> tuple[dict[str, Any], bool]:
         """Start changing the user's password. Repeating it after a lost answer only changes the password again."""
         path = self.path + api_path(uid, "regenerate_password")
+        # There is no way to look whether a lost request went through, and sending it again is harmless.
         action, started = self._write(
-            lambda: self.client.post(path, {}), done_already=lambda exc: exc.status == 404
+            lambda: self.client.post(path, {}, look=resend_blindly),
+            done_already=lambda exc: exc.status == 404,
         )
         if action is None and not started:
             raise Cloud66Error(

@@ -38,10 +38,20 @@ options:
   state:
     description:
       - Whether the database should exist.
-      - V(absent) permanently deletes the database and all of its data.
+      - V(absent) permanently deletes the database and all of its data; see O(require_backup_within).
     type: str
     choices: [present, absent]
     default: present
+  require_backup_within:
+    description:
+      - With O(state=absent), refuse to delete the database unless Cloud66 lists a successful backup of that very
+        database (the same name, and the engine of its server group) taken no more than this many seconds ago.
+      - Checked before any write, in check mode too; the task fails naming the newest backup seen, or saying there
+        is none. A database that does not exist needs no backup.
+      - Costs one read of the stack's backup list of that engine (every page), and of its server groups when the
+        group was given by id.
+    type: int
+    version_added: 1.1.0
   database_user_ids:
     description:
       - Uids of the database users to grant access to a new database, such as C(user_abc123).
@@ -57,6 +67,8 @@ options:
     elements: str
 seealso:
   - module: cloud66.cloud.cloud66_database_info
+  - module: cloud66.cloud.cloud66_backup_info
+  - module: cloud66.cloud.cloud66_backup_download
 """
 
 EXAMPLES = r"""
@@ -145,6 +157,7 @@ action:
     finished_message: Completed successfully
 """
 
+from ansible_collections.cloud66.cloud.plugins.module_utils._backups import engine_of, guard_for
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     name_problem,
     users_warning,
@@ -165,11 +178,14 @@ class Cloud66Database(Cloud66Module):
                 return "The database name %r %s." % (name, problem)
         if self.params["uid"] is not None and not self.params["uid"].strip():
             return "uid must not be empty."
+        within = self.params["require_backup_within"]
+        if within is not None and within < 1:
+            return "require_backup_within must be a positive number of seconds, got %d." % within
         return None
 
     def present(self):
-        group = self.database_group()
-        record = group.find(name=self.params["name"])
+        group = self.server_group()
+        record = group.databases.find(name=self.params["name"])
         self._check_uid(record)
         if record:
             warning = users_warning(
@@ -195,24 +211,39 @@ class Cloud66Database(Cloud66Module):
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self.follow(group, *group.create(self.params["name"], user_ids)):
-            self.result["database"] = group.wait_listed(self.params["name"], self.deadline)
+        if self.follow(group, *group.databases.create(self.params["name"], user_ids)):
+            self.result["database"] = group.databases.wait_listed(
+                self.params["name"], self.deadline
+            )
             self.set_diff({}, self.result["database"])
 
     def absent(self):
-        group = self.database_group()
+        group = self.server_group()
         uid = self.params["uid"]
-        record = group.find(uid=uid) if uid else group.find(name=self.params["name"])
+        record = (
+            group.databases.find(uid=uid) if uid else group.databases.find(name=self.params["name"])
+        )
         self._check_uid(record)
         if not record:
             self.set_diff({}, {})
             return
+        self._check_backup(group, record)
         self.set_diff(record, {})
         if self.module.check_mode:
             self.result["changed"] = True
             return
-        if self.follow(group, *group.delete(record.get("uid"))):
-            group.wait_unlisted(record["uid"], self.deadline)
+        if self.follow(group, *group.databases.delete(record.get("uid"))):
+            group.databases.wait_unlisted(record["uid"], self.deadline)
+
+    def _check_backup(self, group, record):
+        """With require_backup_within, fail before any write unless the database has a recent successful backup."""
+        within = self.params["require_backup_within"]
+        if within is None:
+            return
+        engine = engine_of(self.resolver.groups(group.stack_id), group.server_group_id)
+        refusal = guard_for(self.client, group.stack_id, engine, within).refusal(record["name"])
+        if refusal:
+            self.fail(refusal)
 
     def _check_uid(self, record):
         """Fail, before anything changes, when name and uid point at different databases."""
@@ -239,6 +270,7 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             database_user_ids=dict(type="list", elements="str"),
             database_users=dict(type="list", elements="str"),
+            require_backup_within=dict(type="int"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
         ),

@@ -110,7 +110,7 @@ class Cloud66DatabaseInfo(Cloud66Module):
         name, uid = self.params["name"], self.params["uid"]
         self.result["databases"] = [
             record
-            for record in self.database_group().all()
+            for record in self.server_group().databases.all()
             if (name is None or name in database_names(record))
             and (uid is None or record.get("uid") == uid)
         ]

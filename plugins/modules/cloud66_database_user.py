@@ -197,8 +197,8 @@ class Cloud66DatabaseUser(Cloud66Module):
         return None
 
     def present(self):
-        group = self.database_group()
-        users = group.user_group
+        group = self.server_group()
+        users = group.users
         record = users.find(username=self.params["username"])
         if record:
             self._existing(group, record)
@@ -231,7 +231,7 @@ class Cloud66DatabaseUser(Cloud66Module):
         warning = user_warning(record, self._requested_names(group), self.params["user_type"])
         if warning:
             self.warn(warning)
-        users = group.user_group
+        users = group.users
         self.result["user"] = without_password(record)
         if not self.params["regenerate_password"]:
             self.set_diff(self.result["user"], self.result["user"])
@@ -247,8 +247,8 @@ class Cloud66DatabaseUser(Cloud66Module):
             self._password_not_ready()
 
     def absent(self):
-        group = self.database_group()
-        users = group.user_group
+        group = self.server_group()
+        users = group.users
         record = users.find(username=self.params["username"])
         if not record:
             self.set_diff({}, {})
@@ -287,12 +287,12 @@ class Cloud66DatabaseUser(Cloud66Module):
         return (
             None
             if self.params["database_ids"] is None
-            else group.names(self.params["database_ids"])
+            else group.database_names(self.params["database_ids"])
         )
 
     def _requested_ids(self, group):
         if self.params["databases"] is not None:
-            return group.uids(self.params["databases"])
+            return group.database_ids(self.params["databases"])
         return self.params["database_ids"] or []
 
 

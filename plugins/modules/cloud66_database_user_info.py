@@ -109,7 +109,7 @@ class Cloud66DatabaseUserInfo(Cloud66Module):
     def gather(self):
         show = self.params["show_password"]
         username = self.params["username"]
-        users = self.database_group().user_group.all(SHOW_PASSWORD if show else None)
+        users = self.server_group().users.all(SHOW_PASSWORD if show else None)
         self.result["users"] = [
             user if show else without_password(user)
             for user in users

@@ -10,15 +10,29 @@ short_description: Ensure many databases and database users of a Cloud66 server 
 version_added: 1.0.0
 description:
   - Ensures a whole list of databases in one MySQL or PostgreSQL server group of a Cloud66 stack, at close to the
-    fewest API requests possible. It reads the group's database list once (stopping at the page where the last
-    requested name shows up, or at the end when one is missing), starts every needed create and delete without
-    waiting on each, and then waits on all started actions together, polling them in turns.
+    fewest API requests possible. It reads the group's database list once (every page, so that a name listed twice
+    is never missed), starts every needed create and delete without waiting on each, and then waits on all started
+    actions together, polling them in turns.
   - A loop of M(cloud66.cloud.cloud66_database) reads the list once per item and waits on each action in turn;
     prefer this module, or the C(cloud66.cloud.databases) role built on it, to provision many databases.
   - Cloud66 refreshes its database list some time after an action finished. With O(wait=true) the module returns
     only once the list shows every database it created and none it deleted, so that the next task sees them, and a
     created database is returned as the list shows it. Reading for new databases starts at the last page, where
     Cloud66 lists them.
+  - A name that the group lists more than once, on any page, is refused before any write, naming the uids.
+  - With O(server_groups) one task ensures the databases and users of many server groups, as asked by many hosts;
+    this is what the C(cloud66.cloud.databases) role uses. Every entry's stack and server group are resolved first
+    (one read of the stack list and of each stack's server groups, whatever the number of entries), so that entries
+    naming one group by id, by name, by type, or by stack name in another case are one group. Their asks are merged;
+    the same database or user asked for the same way is written once, and one asked for differently (for example
+    V(present) and V(absent), or with other users) fails the task before anything is sent, naming the entries and
+    what each asked. An ask that leaves a field out (such as O(databases[].database_users)) agrees with one that gives
+    it.
+  - Every group is planned from one read of each of its lists before the first write. Then the writes of every group
+    are started, and with O(wait=true) all their actions are waited for together, within one O(wait_timeout).
+  - When a write is refused part-way, the module sends no more writes to that server group, waits (with O(wait=true))
+    for the actions it started, and fails naming the refused database or user with Cloud66's words; the result lists
+    every action started.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - cloud66.cloud.cloud66
@@ -27,11 +41,11 @@ extends_documentation_fragment:
 options:
   databases:
     description:
-      - The databases to ensure. Each name may appear once.
+      - The databases to ensure in the server group the module's options name. Each name may appear once.
+      - Give O(databases), O(database_users) or both, or O(server_groups) instead.
     type: list
     elements: dict
-    required: true
-    suboptions:
+    suboptions: &database_options
       name:
         description:
           - The name of the database, with the same rules as O(cloud66.cloud.cloud66_database#module:name).
@@ -39,7 +53,8 @@ options:
         required: true
       state:
         description:
-          - Whether the database should exist. V(absent) permanently deletes it and its data.
+          - Whether the database should exist. V(absent) permanently deletes it and its data; see
+            O(require_backup_within).
         type: str
         choices: [present, absent]
         default: present
@@ -72,7 +87,7 @@ options:
         O(cloud66.cloud.cloud66_database_user#module:return_password=true) for that.
     type: list
     elements: dict
-    suboptions:
+    suboptions: &user_options
       username:
         description:
           - The username, with the same rules as O(cloud66.cloud.cloud66_database_user#module:username).
@@ -87,8 +102,8 @@ options:
       user_type:
         description:
           - The type of a new user, such as V(application) or V(readonly).
+          - When left out, a new user is an V(application) user and an existing user's type is not compared.
         type: str
-        default: application
       databases:
         description:
           - Names of the databases to grant a new user access to. Each must exist or be created by this task.
@@ -99,6 +114,60 @@ options:
           - Uids of existing databases to grant a new user access to, instead of O(database_users[].databases).
         type: list
         elements: str
+  require_backup_within:
+    description:
+      - Refuse to delete a database unless Cloud66 lists a successful backup of that very database (the same name,
+        and the engine of its server group) taken no more than this many seconds ago.
+      - Applies to every database that a task item, or an entry of O(server_groups), asks to be V(absent) and that
+        the server group lists. A database that does not exist needs no backup.
+      - Checked before any write, in check mode too; the task fails naming the newest backup seen, or saying there
+        is none, and sends nothing.
+      - Costs one read of the stack's backup list (every page) for each stack and engine with such a delete.
+    type: int
+    version_added: 1.1.0
+  server_groups:
+    description:
+      - The databases and users of many server groups, or of one group as asked by many hosts, ensured together.
+      - Each entry names its stack and server group with the same options as the module (all empty values count as
+        unset); an entry that names none uses the module's own O(stack_id), O(stack_name), ...
+      - An entry with neither O(server_groups[].databases) nor O(server_groups[].database_users) asks for nothing and
+        is left out. At least one entry must ask for something.
+      - Mutually exclusive with O(databases) and O(database_users).
+    type: list
+    elements: dict
+    suboptions:
+      requested_by:
+        description:
+          - Who asks for this entry, such as the inventory host; messages about conflicting asks name it.
+        type: str
+      stack_id:
+        description: The uid of the stack.
+        type: str
+      stack_name:
+        description: The name of the stack, instead of O(server_groups[].stack_id).
+        type: str
+      environment:
+        description: The environment of the stack named by O(server_groups[].stack_name).
+        type: str
+      server_group_id:
+        description: The id of the server group.
+        type: str
+      server_group_name:
+        description: The name of the server group.
+        type: str
+      server_group_type:
+        description: The type of the server group (V(mysql) or V(postgresql)), when the stack has one of that type.
+        type: str
+      databases:
+        description: The databases to ensure in this server group, as in O(databases).
+        type: list
+        elements: dict
+        suboptions: *database_options
+      database_users:
+        description: The database users to ensure in this server group, as in O(database_users).
+        type: list
+        elements: dict
+        suboptions: *user_options
 seealso:
   - module: cloud66.cloud.cloud66_database
   - module: cloud66.cloud.cloud66_database_info
@@ -139,6 +208,22 @@ EXAMPLES = r"""
         user_type: readonly
         databases: [billing]
   delegate_to: localhost
+
+- name: Ensure the databases of two stacks, as two hosts ask for them
+  cloud66.cloud.cloud66_databases:
+    server_groups:
+      - requested_by: web1
+        stack_name: shop
+        environment: production
+        server_group_type: mysql
+        databases:
+          - name: orders
+      - requested_by: blog1
+        stack_name: blog
+        server_group_name: blog-postgres
+        databases:
+          - name: posts
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -172,9 +257,15 @@ databases:
       description: The action this run started for the database, as last seen. Empty when none was started.
       type: dict
       sample: {"id": 1001, "status": "completed", "action_type": "database_create"}
+    hosts:
+      description: With O(server_groups), the entries (O(server_groups[].requested_by)) that asked for the database.
+      type: list
+      elements: str
+      returned: with O(server_groups)
+      sample: [web1, web2]
 database_users:
   description: One entry for each requested database user, in the order given.
-  returned: when O(database_users) is given
+  returned: when O(database_users) or O(server_groups) is given
   type: list
   elements: dict
   contains:
@@ -200,504 +291,304 @@ database_users:
       description: The action this run started for the user, as last seen. Empty when none was started.
       type: dict
       sample: {"id": 1002, "status": "completed", "action_type": "database_user_create"}
+    hosts:
+      description: With O(server_groups), the entries (O(server_groups[].requested_by)) that asked for the user.
+      type: list
+      elements: str
+      returned: with O(server_groups)
+      sample: [web1, web2]
 actions:
   description: Every action this run started, as last seen.
   returned: always
   type: list
   elements: dict
   sample: [{"id": 1001, "status": "completed", "action_type": "database_create", "finished_success": true}]
+batches:
+  description:
+    - With O(server_groups), one entry for each server group, in the order first named.
+    - Each holds the group's C(stack_id) and C(server_group_id), the C(hosts) that asked, its C(changed), and its
+      C(databases), C(database_users) and C(actions) in the shapes above.
+  returned: with O(server_groups)
+  type: list
+  elements: dict
+  sample: [{"stack_id": "5999b763474b0eafa5fafb64bff0ba80", "server_group_id": "42", "hosts": ["web1"], "changed": true,
+            "databases": [], "database_users": [], "actions": []}]
+summary:
+  description: One line that says how many databases and users changed (or would, in check mode), and which.
+  returned: always
+  type: str
+  sample: "1 of 2 databases and 0 of 1 database users in 1 server group changed: reports"
 """
 
-from ansible_collections.cloud66.cloud.plugins.module_utils._actions import FAILED, action_outcome
-from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
-from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
-    name_problem,
-    users_warning,
+from ansible_collections.cloud66.cloud.plugins.module_utils._backups import engine_of, guard_for
+from ansible_collections.cloud66.cloud.plugins.module_utils._batch import (
+    BatchRun,
+    DatabaseAsk,
+    Refused,
+    Request,
+    UserAsk,
+    check_asks,
+    group_requests,
+    listed_deletes,
+    plan,
+    read_lists,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._module import Cloud66Module
-from ansible_collections.cloud66.cloud.plugins.module_utils._records import action_name
-from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
-    user_warning,
-    without_password,
+from ansible_collections.cloud66.cloud.plugins.module_utils._databases import name_problem
+from ansible_collections.cloud66.cloud.plugins.module_utils._module import (
+    Cloud66Module,
+    server_group_argument_spec,
+    target_problem,
 )
-
-
-class Plan:
-    """What one run does, filled in step by step.
-
-    ``entries`` holds the result entry of each database item and ``users`` the plan of each user item, in the order
-    given; ``listed`` is what the one read of the database list found, ``grants`` the uid of each user a new
-    database grants. ``writes`` and ``user_writes`` are what to create or delete, ``before`` the records of the
-    databases to write as the run found them. ``started`` fills in as writes start, ``settled`` (the database writes
-    the list was seen to show, in that order) and ``failed`` (the entries whose action failed) as the run waits.
-    """
-
-    def __init__(self, entries, users, listed, grants):
-        self.entries = entries
-        self.users = users
-        self.listed = listed
-        self.grants = grants
-        self.writes = [entry for entry in entries if entry["changed"]]
-        self.user_writes = [user for user in users if user["write"]]
-        self.before = dict((entry["name"], entry["database"]) for entry in self.writes)
-        self.started = []
-        self.settled = []
-        self.failed = []
-
-    @property
-    def user_entries(self):
-        return [user["entry"] for user in self.users]
+from ansible_collections.cloud66.cloud.plugins.module_utils._server_group import ServerGroup
+from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import Target
 
 
 class Cloud66Databases(Cloud66Module):
     def __init__(self, module):
+        self.plans = []
+        self.batch = None
         super().__init__(module)
-        self.result.update(databases=[], actions=[])
-        if module.params["database_users"] is not None:
-            self.result["database_users"] = []
-        self._items = dict((item["name"], item) for item in module.params["databases"])
-        self._plan = None
+
+    def sources(self):
+        """(who asks, the options naming the group, database items, user items) for each asking source."""
+        if self.params["server_groups"] is None:
+            return [
+                (
+                    None,
+                    self.params,
+                    self.params["databases"] or [],
+                    self.params["database_users"] or [],
+                )
+            ]
+        sources = []
+        for index, entry in enumerate(self.params["server_groups"]):
+            if entry["databases"] is None and entry["database_users"] is None:
+                continue
+            names_group = any(
+                str(entry.get(key) or "").strip() for key in server_group_argument_spec()
+            )
+            sources.append(
+                (
+                    entry["requested_by"] or "server_groups[%d]" % index,
+                    entry if names_group else self.params,
+                    entry["databases"] or [],
+                    entry["database_users"] or [],
+                )
+            )
+        return sources
 
     def check_module_params(self):
-        seen = set()
-        for item in self.params["databases"]:
+        sources = self.sources()
+        if not sources:
+            return (
+                "No entry of server_groups gives databases or database_users (with the databases role: set "
+                "cloud66_databases or cloud66_database_users on at least one host of the play)."
+            )
+        within = self.params["require_backup_within"]
+        if within is not None and within < 1:
+            return "require_backup_within must be a positive number of seconds, got %d." % within
+        for source, target, databases, users in sources:
+            problem = self._source_problem(target, databases, users)
+            if problem:
+                return "%s: %s" % (source, problem) if source else problem
+        return None
+
+    @staticmethod
+    def _source_problem(target, databases, users):
+        problem = target_problem(target)
+        if problem:
+            return "Name the server group: %s." % problem
+        for item in databases:
             problem = name_problem(item["name"])
             if problem:
                 return "The database name %r %s." % (item["name"], problem)
-            if item["name"] in seen:
-                return "Database %r is listed more than once in databases." % item["name"]
-            if item["database_user_ids"] is not None and item["database_users"] is not None:
-                return (
-                    "Database %r gives both database_user_ids and database_users; give one."
-                    % item["name"]
-                )
-            seen.add(item["name"])
-        seen = set()
-        for item in self.params["database_users"] or []:
+        for item in users:
             problem = name_problem(item["username"])
             if problem:
                 return "The username %r %s." % (item["username"], problem)
-            if item["username"] in seen:
-                return (
-                    "Database user %r is listed more than once in database_users."
-                    % item["username"]
-                )
-            if item["databases"] is not None and item["database_ids"] is not None:
-                return (
-                    "Database user %r gives both databases and database_ids; give one."
-                    % item["username"]
-                )
-            seen.add(item["username"])
-        return None
+            if item["user_type"] is not None and not item["user_type"].strip():
+                return "user_type of %r must not be empty." % item["username"]
+        return check_asks(databases, users)
 
     def ensure(self):
-        """Plan from one read of each list, start every write, wait for the actions and the lists, settle."""
-        group = self.database_group()
-        plan = self._plan = self.plan(group)
-        if self.module.check_mode or not (plan.writes or plan.user_writes):
-            return
-        self.start(group, plan)
-        if self.params["wait"]:
-            self.wait(group, plan)
-            self.settle(plan)
-
-    def final_result(self):
-        """``changed`` comes from the entries: what would change in check mode, else what Cloud66 acted on (so that
-        a failure part way reports only what happened)."""
-        entries = self.result.get("databases", []) + self.result.get("database_users", [])
-        return dict(self.result, changed=any(entry["changed"] for entry in entries))
-
-    def plan(self, group):
-        """What to create and delete, from one read of each list. Users and databases are resolved here, before any
-        write: an unknown one fails the task as a no-op. The result and the diff show the plan."""
-        user_items = self.params["database_users"] or []
-        wanted = set(self._items)
-        wanted.update(name for item in user_items for name in item["databases"] or [])
-        listed = group.named(wanted)
-        entries = [
-            self._plan_database(group, item, listed.get(item["name"], []))
-            for item in self.params["databases"]
-        ]
-        new_databases = [
-            entry for entry in entries if entry["changed"] and entry["state"] == "present"
-        ]
-        users = [self._plan_user(group, item, listed, new_databases) for item in user_items]
-        plan = Plan(entries, users, listed, self._grants(group, new_databases, users))
-        self.result["databases"] = entries
-        if user_items:
-            self.result["database_users"] = plan.user_entries
-        self.set_diff(self._names(plan, before=True), self._names(plan, before=False))
-        return plan
-
-    def start(self, group, plan):
-        """Send the writes: first the users whose databases exist and the deletes of users, then the databases, then
-        the users that need databases created just before. From here on an entry's ``changed`` says that Cloud66
-        acted."""
-        for entry in plan.writes + plan.user_entries:
-            entry["changed"] = False
-        first = [user for user in plan.user_writes if user["phase"] == 1]
-        self._start_users(group, first)
-        granted = [
-            user
-            for user in first
-            if user["item"]["state"] == "present" and user["item"]["username"] in plan.grants
-        ]
-        if granted:
-            # New databases grant users made just now: they need the users' uids, which the user list gives.
-            for username, record in self._wait_for_users(group, granted).items():
-                plan.grants[username] = record.get("uid")
-        for entry in plan.writes:
-            item = self._items[entry["name"]]
-            user_ids = item["database_user_ids"]
-            if entry["state"] == "present" and item["database_users"] is not None:
-                user_ids = [plan.grants[username] for username in item["database_users"]]
-            self._start_database(group, entry, user_ids)
-        last = [user for user in plan.user_writes if user["phase"] == 3]
-        if last:
-            self._start_last(group, plan, last)
-        plan.started = [entry for entry in plan.entries + plan.user_entries if entry["action"]]
-        self.result["actions"] = [entry["action"] for entry in plan.started]
-
-    def wait(self, group, plan):
-        """Wait for every started action, then until the lists show what the run did, so that the next task sees
-        it. An entry whose action failed counts as unchanged."""
-        if plan.started:
-            self._wait_all_actions(group, plan)
-        unlisted = [
-            entry for entry in plan.writes if entry not in plan.failed and entry not in plan.settled
-        ]
-        if unlisted:
-            self._wait_for_databases(group, unlisted, plan.before)
-        plan.settled = unlisted + plan.settled
-        self._wait_for_users(
-            group, [user for user in plan.user_writes if user["entry"] not in plan.failed]
+        """Resolve every group, plan each from one read of its lists, refuse before any write, then run."""
+        sources = self.sources()
+        keys = self.resolver.resolve_all(
+            Target.of(target) for _source, target, _dbs, _users in sources
         )
-
-    def settle(self, plan):
-        """Complete the results once everything finished, and fail the task when an action failed."""
-        self._note_grants(plan.settled, plan.user_entries)
-        if plan.failed:
-            self.fail(
-                "%d of %d Cloud66 actions failed: %s"
-                % (
-                    len(plan.failed),
-                    len(plan.started),
-                    "; ".join(
-                        "%s %s (action %s): %s"
-                        % (
-                            action_name(entry["action"]),
-                            entry.get("name") or entry.get("username"),
-                            entry["action"].get("id"),
-                            entry["action"].get("finished_message") or "no message given",
-                        )
-                        for entry in plan.failed
-                    ),
-                )
+        requests = [
+            Request(
+                source,
+                key,
+                [DatabaseAsk.of(item) for item in databases],
+                [UserAsk.of(item) for item in users],
             )
-
-    def _plan_user(self, group, item, listed, new_databases):
-        """The plan of one user item: its result entry, whether it needs a write, its databases' uids, and its phase.
-
-        Phase 1 comes before the databases and phase 3 after them. A new user that asks for databases this run
-        creates waits for them (phase 3), unless those databases grant it themselves: then it is made first and the
-        databases grant it.
-        """
-        record = dict((user.get("username"), user) for user in group.users()).get(
-            item["username"], {}
-        )
-        if record and item["state"] == "present":
-            names = (
-                item["databases"]
-                if item["database_ids"] is None
-                else group.names(item["database_ids"])
-            )
-            if names is not None:
-                # Databases of this task that grant the user count as asked for from their side.
-                names = sorted(
-                    set(names)
-                    | set(
-                        database["name"]
-                        for database in self.params["databases"]
-                        if database["state"] == "present"
-                        and item["username"] in (database["database_users"] or [])
-                    )
-                )
-            warning = user_warning(record, names, item["user_type"])
-            if warning:
-                self.module.warn(warning)
-        write = bool(record) != (item["state"] == "present")
-        plan = {
-            "item": item,
-            "write": write,
-            "phase": 1,
-            "ids": item["database_ids"] or [],
-            "entry": {
-                "username": item["username"],
-                "state": item["state"],
-                "changed": write,
-                "user": without_password(record),
-                "action": {},
-            },
-        }
-        if not (write and item["state"] == "present" and item["databases"]):
-            return plan
-        creating = dict((entry["name"], self._items[entry["name"]]) for entry in new_databases)
-        missing = [
-            name for name in item["databases"] if name not in listed and name not in creating
+            for (source, _target, databases, users), key in zip(sources, keys, strict=True)
         ]
-        if missing:
-            self.fail(
-                "Database user %r asks for %s, which the server group does not list and this task does not create."
-                % (item["username"], ", ".join(missing))
-            )
-        pending = [name for name in item["databases"] if name in creating]
-        granting = [
-            name for name in pending if item["username"] in (creating[name]["database_users"] or [])
-        ]
-        if granting and granting != pending:
-            self.fail(
-                "Database user %r asks for the new databases %s, but only %s grant it. Cloud66 cannot add databases "
-                "to a user or users to a database later, so let every new database the user needs grant it in its "
-                "database_users." % (item["username"], ", ".join(pending), ", ".join(granting))
-            )
-        plan["phase"] = 3 if pending and not granting else 1
-        if plan["phase"] == 1:
-            # The new databases grant this user themselves; the user is created with the others.
-            plan["ids"] = [
-                self._single(listed[name], name)["uid"]
-                for name in item["databases"]
-                if name not in pending
-            ]
-        return plan
-
-    def _grants(self, group, new_databases, users):
-        """username -> uid for every user a new database grants (None for a user this run makes first).
-
-        Fails, before any write, on a username that is neither listed nor made by this run before the databases.
-        """
-        granted = set(
-            username
-            for entry in new_databases
-            for username in self._items[entry["name"]]["database_users"] or []
-        )
-        if not granted:
-            return {}
-        late = [user["item"]["username"] for user in users if user["write"] and user["phase"] == 3]
-        for entry in new_databases:
-            too_late = [
-                username
-                for username in self._items[entry["name"]]["database_users"] or []
-                if username in late
-            ]
-            if too_late:
-                self.fail(
-                    "Database %r grants %s, which asks for databases this task creates and so is made after the "
-                    "databases. Let those databases grant the user as well."
-                    % (entry["name"], ", ".join(too_late))
-                )
-        first = set(
-            self._new_usernames([user for user in users if user["write"] and user["phase"] == 1])
-        )
-        listed = sorted(granted - first)
-        grants = dict(zip(listed, group.user_ids(listed), strict=False))
-        grants.update((username, None) for username in granted & first)
-        return grants
-
-    @staticmethod
-    def _new_usernames(users):
-        return [user["item"]["username"] for user in users if user["item"]["state"] == "present"]
-
-    def _single(self, records, name):
-        if len(records) > 1:
-            self.fail(
-                "Server group lists %d databases named %r (uids %s); refusing to pick one."
-                % (len(records), name, ", ".join(str(record.get("uid", "?")) for record in records))
-            )
-        return records[0]
-
-    def _start_users(self, group, users):
-        for user in users:
-            entry, item = user["entry"], user["item"]
+        problems = []
+        backups = {}
+        for asks in group_requests(requests):
+            group = ServerGroup(self.client, asks.key.stack_id, asks.key.server_group_id)
+            listed_databases, listed_users = read_lists(group, asks)
+            guard = self._delete_guard(asks, listed_databases, backups)
             try:
-                if item["state"] == "absent":
-                    action, entry["changed"] = group.user_group.delete(entry["user"]["uid"])
-                else:
-                    action, entry["changed"] = group.user_group.create(
-                        item["username"], item["user_type"], user["ids"]
-                    )
-            except Cloud66Error as exc:
-                exc.message = "Database user %r: %s" % (item["username"], exc.message)
-                raise
-            entry["action"] = action or {}
+                self.plans.append((group, plan(asks, listed_databases, listed_users, guard)))
+            except Refused as exc:
+                problems.append(str(exc))
+        if problems:
+            self.fail(" ".join(problems))
+        for _group, group_plan in self.plans:
+            for warning in group_plan.warnings:
+                self.module.warn(warning)
+        waits = [group_plan for _group, group_plan in self.plans if group_plan.waits_between]
+        if waits and self.deadline.seconds <= 0 and not self.module.check_mode:
+            self.fail(
+                "%s needs to wait part-way (a new database grants a new user, or a new user needs a new database), "
+                "but wait_timeout is 0; nothing was sent. Give wait_timeout the seconds that wait may take."
+                % waits[0].key
+            )
+        self.set_diff(self._names(before=True), self._names(before=False))
+        if self.module.check_mode or not any(
+            group_plan.writes for _group, group_plan in self.plans
+        ):
+            return
+        self.batch = BatchRun(self.deadline, self.params["wait"])
+        self.batch.run(self.plans)
+        problems = self.batch.problems()
+        if problems:
+            self.fail(" ".join(problems))
 
-    def _start_last(self, group, plan, last):
-        """Create the users that need databases this run created, once those are listed with their uids."""
-        needed = set(name for user in last for name in user["item"]["databases"])
-        created = [entry for entry in plan.writes if entry["name"] in needed]
-        self._wait_for_actions(group, created)
-        records = group.wait_settled([entry["name"] for entry in created], [], self.deadline)
-        for entry in created:
-            entry["database"] = records[entry["name"]]
-            plan.settled.append(entry)
-        for user in last:
-            user["ids"] = [
-                records[name]["uid"]
-                if name in records
-                else self._single(plan.listed[name], name)["uid"]
-                for name in user["item"]["databases"]
-            ]
-        self._start_users(group, last)
-
-    def _wait_for_actions(self, group, entries):
-        """Wait for the actions of ``entries`` before a later step needs their result; a failed one fails the task."""
-        started = [entry for entry in entries if entry["action"]]
-        if started:
-            for entry, action in zip(
-                started,
-                self.waiter(group.stack_id).wait([entry["action"] for entry in started]),
-                strict=False,
-            ):
-                entry["action"] = action
-
-    def _wait_for_users(self, group, users):
-        """Wait until the user list shows the users created and not those deleted; returns username -> new record."""
-        users = [user for user in users if not user.get("settled") and user["entry"]["changed"]]
-        self._wait_for_actions(group, [user["entry"] for user in users])
-        created = [user["entry"] for user in users if user["entry"]["state"] == "present"]
-        deleted = [user["entry"] for user in users if user["entry"]["state"] == "absent"]
-        if not users:
-            return {}
-        records = group.user_group.wait_settled(
-            [entry["username"] for entry in created],
-            [entry["user"]["uid"] for entry in deleted],
-            self.deadline,
-        )
-        for user in users:
-            user["settled"] = True
-            user["entry"]["user"] = without_password(records.get(user["entry"]["username"], {}))
-        return records
-
-    def _note_grants(self, created, user_entries):
-        """Users read before the databases that grant them were made list those databases too now."""
-        by_username = dict(
-            (entry["username"], entry["user"]) for entry in user_entries if entry["user"]
-        )
-        for entry in [entry for entry in created if entry["state"] == "present"]:
-            for username in self._items[entry["name"]]["database_users"] or []:
-                names = by_username.get(username, {}).get("databases")
-                if isinstance(names, list) and entry["name"] not in names:
-                    names.append(entry["name"])
-
-    def _wait_all_actions(self, group, plan):
-        """Wait for every started action; the entries whose action failed go to ``plan.failed``."""
-        finished = self.waiter(group.stack_id).wait(self.result["actions"], stop_on_failure=False)
-        for entry, action in zip(plan.started, finished, strict=False):
-            entry["action"] = action
-        self.result["actions"] = finished
-        plan.failed = [entry for entry in plan.started if action_outcome(entry["action"]) == FAILED]
-        for entry in plan.failed:
-            entry["changed"] = False
-            if "name" in entry:
-                entry["database"] = plan.before[entry["name"]]
-
-    def _wait_for_databases(self, group, entries, records_before):
-        """Wait until the database list shows what this run asked for, so that the next task sees it; created
-        entries then carry their listed record."""
-        created = [entry for entry in entries if entry["state"] == "present"]
-        deleted = [
-            records_before[entry["name"]]["uid"] for entry in entries if entry["state"] == "absent"
-        ]
-        listed = group.wait_settled([entry["name"] for entry in created], deleted, self.deadline)
-        for entry in created:
-            entry["database"] = listed[entry["name"]]
+    def _delete_guard(self, asks, listed_databases, backups):
+        """With require_backup_within, what deciding this group's deletes needs: the stack's backups of the group's
+        engine, read once per run (``backups`` is the run's cache); None when the group deletes nothing listed."""
+        within = self.params["require_backup_within"]
+        if within is None or not listed_deletes(asks, listed_databases):
+            return None
+        stack_id = asks.key.stack_id
+        engine = engine_of(self.resolver.groups(stack_id), asks.key.server_group_id)
+        return guard_for(self.client, stack_id, engine, within, backups)
 
     def timed_out(self, actions):
-        if not actions:
-            return
-        for entry, action in zip(self._plan.started if self._plan else [], actions, strict=False):
-            entry["action"] = action
-        self.result["actions"] = actions
+        if self.batch is not None:
+            self.batch.timed_out(actions)
 
-    def _plan_database(self, group, item, records):
-        record = self._single(records, item["name"]) if records else {}
-        if record:
-            usernames = group.requested_usernames(item["database_users"], item["database_user_ids"])
-            if usernames is not None:
-                # Users of this task that ask for the database grant it from their side.
-                usernames = sorted(
-                    set(usernames)
-                    | set(
-                        user["username"]
-                        for user in self.params["database_users"] or []
-                        if user["state"] == "present" and item["name"] in (user["databases"] or [])
-                    )
-                )
-            warning = users_warning(record, usernames)
-            if warning:
-                self.module.warn(warning)
-        changed = bool(record) != (item["state"] == "present")
-        return {
-            "name": item["name"],
-            "state": item["state"],
-            "changed": changed,
-            "database": record,
-            "action": {},
-        }
-
-    def _names(self, plan, before):
-        exists = [
-            entry["name"]
-            for entry in plan.entries
-            if bool(entry["database"]) != (entry["changed"] and not before)
+    def final_result(self):
+        """The entries of every group; ``changed`` is what would change in check mode, else what Cloud66 acted on
+        (so that a failure part-way reports only what happened)."""
+        plans = [group_plan for _group, group_plan in self.plans]
+        entries = [
+            entry for group_plan in plans for entry in group_plan.databases + group_plan.users
         ]
-        names = {"databases": sorted(exists)}
-        if self.params["database_users"] is not None:
-            names["database_users"] = sorted(
-                entry["username"]
-                for entry in plan.user_entries
-                if bool(entry["user"]) != (entry["changed"] and not before)
-            )
-        return names
+        if self.batch is None and not self.module.check_mode:
+            # Nothing was sent: what the plans would change did not happen.
+            for entry in entries:
+                entry.changed = False
+        result = dict(
+            self.result,
+            changed=any(entry.changed for entry in entries),
+            databases=[entry.result() for group_plan in plans for entry in group_plan.databases],
+            actions=self.batch.actions() if self.batch else [],
+            summary=self._summary(plans),
+        )
+        if self.params["database_users"] is not None or self.params["server_groups"] is not None:
+            result["database_users"] = [
+                entry.result() for group_plan in plans for entry in group_plan.users
+            ]
+        if self.params["server_groups"] is not None:
+            result["batches"] = [self._batch_result(group_plan) for group_plan in plans]
+        return result
 
     @staticmethod
-    def _start_database(group, entry, user_ids):
-        if entry["state"] == "absent":
-            action, entry["changed"] = group.delete(entry["database"].get("uid"))
-            entry["database"] = {}
-        else:
-            action, entry["changed"] = group.create(entry["name"], user_ids)
-            entry["database"] = {"name": entry["name"]}
-        entry["action"] = action or {}
+    def _batch_result(group_plan):
+        entries = group_plan.databases + group_plan.users
+        return {
+            "stack_id": group_plan.key.stack_id,
+            "server_group_id": group_plan.key.server_group_id,
+            "hosts": group_plan.sources,
+            "changed": any(entry.changed for entry in entries),
+            "databases": [entry.result() for entry in group_plan.databases],
+            "database_users": [entry.result() for entry in group_plan.users],
+            "actions": [entry.action for entry in entries if entry.action],
+        }
+
+    def _summary(self, plans):
+        databases = [entry for group_plan in plans for entry in group_plan.databases]
+        users = [entry for group_plan in plans for entry in group_plan.users]
+        changed = [entry.name for entry in databases + users if entry.changed]
+        return "%d of %d databases and %d of %d database users in %d server group%s %s: %s" % (
+            sum(entry.changed for entry in databases),
+            len(databases),
+            sum(entry.changed for entry in users),
+            len(users),
+            len(plans),
+            "" if len(plans) == 1 else "s",
+            "would change" if self.module.check_mode else "changed",
+            ", ".join(changed) or "none",
+        )
+
+    def _names(self, before):
+        """The databases (and users) that exist before the run, or after it as planned."""
+        names = {}
+        for _group, group_plan in self.plans:
+            exists = {
+                "databases": sorted(
+                    entry.name
+                    for entry in group_plan.databases
+                    if bool(entry.record) != (entry.changed and not before)
+                )
+            }
+            if (
+                self.params["database_users"] is not None
+                or self.params["server_groups"] is not None
+            ):
+                exists["database_users"] = sorted(
+                    entry.name
+                    for entry in group_plan.users
+                    if bool(entry.record) != (entry.changed and not before)
+                )
+            names[str(group_plan.key)] = exists
+        # One group shows as itself, several by group.
+        return names.popitem()[1] if len(names) == 1 else names
+
+
+DATABASE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    database_user_ids=dict(type="list", elements="str"),
+    database_users=dict(type="list", elements="str"),
+)
+USER_OPTIONS = dict(
+    username=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    user_type=dict(type="str"),
+    databases=dict(type="list", elements="str"),
+    database_ids=dict(type="list", elements="str"),
+)
 
 
 def main():
     module = Cloud66Databases.define_module(
         dict(
-            databases=dict(
-                type="list",
-                elements="dict",
-                required=True,
-                options=dict(
-                    name=dict(type="str", required=True),
-                    state=dict(type="str", default="present", choices=["present", "absent"]),
-                    database_user_ids=dict(type="list", elements="str"),
-                    database_users=dict(type="list", elements="str"),
-                ),
-            ),
-            database_users=dict(
+            databases=dict(type="list", elements="dict", options=DATABASE_OPTIONS),
+            database_users=dict(type="list", elements="dict", options=USER_OPTIONS),
+            server_groups=dict(
                 type="list",
                 elements="dict",
                 options=dict(
-                    username=dict(type="str", required=True),
-                    state=dict(type="str", default="present", choices=["present", "absent"]),
-                    user_type=dict(type="str", default="application"),
-                    databases=dict(type="list", elements="str"),
-                    database_ids=dict(type="list", elements="str"),
+                    server_group_argument_spec(),
+                    server_group_type=dict(type="str"),
+                    requested_by=dict(type="str"),
+                    databases=dict(type="list", elements="dict", options=DATABASE_OPTIONS),
+                    database_users=dict(type="list", elements="dict", options=USER_OPTIONS),
                 ),
             ),
+            require_backup_within=dict(type="int"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
         ),
+        target_rules=False,
+        required_one_of=[("databases", "database_users", "server_groups")],
+        mutually_exclusive=[("databases", "server_groups"), ("database_users", "server_groups")],
         supports_check_mode=True,
     )
     databases = Cloud66Databases(module)

@@ -97,6 +97,11 @@ ANSIBLE_LABELS = (
         "reference_appendices/config.html#ansible-configuration-settings",
         "Ansible Configuration Settings",
     ),
+    (
+        "ansible_collections.ansible.builtin.get_url_module",
+        "collections/ansible/builtin/get_url_module.html",
+        "ansible.builtin.get_url module",
+    ),
 )
 
 

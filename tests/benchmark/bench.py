@@ -50,8 +50,16 @@ USER_WAYS = {
     "a": "(a) role with cloud66_database_users",
     "b": "(b) loops of cloud66_database, cloud66_database_user",
 }
-SCENARIOS = ("ensure", "info", "noop", "users")
-KINDS = ("list", "users", "writes", "polls", "other")
+DOWNLOAD_WAYS = {"a": "(a) cloud66_backup_download"}
+GUARDED_WAYS = {
+    "a": "(a) cloud66_database, require_backup_within",
+    "b": "(b) cloud66_database, no guard",
+}
+# The backup that the download scenario fetches: its segments' sizes, and the database a guarded delete removes.
+BACKUP_ID = 9001
+BACKUP_SEGMENTS = [1024 * 1024, 1024 * 1024, 256 * 1024]
+SCENARIOS = ("ensure", "info", "noop", "users", "download", "guarded")
+KINDS = ("list", "users", "writes", "polls", "backups", "store", "other")
 
 
 def pages(count):
@@ -109,6 +117,16 @@ def fixture(sizes):
                 "name": "bench",
                 "environment": "production",
                 "account": 1,
+                # A fresh backup of the first database, split into segments as Cloud66 splits large ones.
+                "backups": [
+                    {
+                        "id": BACKUP_ID,
+                        "db_type": "mysql",
+                        "database_name": "bench_0001",
+                        "age_seconds": 60,
+                        "files": list(BACKUP_SEGMENTS),
+                    }
+                ],
                 "server_groups": [
                     {
                         "id": ENSURE_GROUP,
@@ -138,6 +156,10 @@ def fixture(sizes):
 
 def classify(entry):
     path, method = entry["path"], entry["method"]
+    if entry.get("store"):
+        return "store"
+    if re.search(r"/backups(/|$)", path):
+        return "backups"
     if re.search(r"/database_users(\.json)?$", path):
         return "users"
     if "/actions" in path:
@@ -201,9 +223,10 @@ class Ensure(Scenario):
     def minimum(self):
         size, missing = self.sizes["group_size"], self.sizes["missing"]
         if missing == 0:
-            scan = page_of(max(self.positions))
+            scan = pages(size)
             return scan, [
-                "%d list page%s (up to the page of the last requested name)" % (scan, plural(scan))
+                "%d list page%s: every page, so that a name listed twice is never missed"
+                % (scan, plural(scan))
             ]
         parts = [
             (
@@ -246,15 +269,13 @@ class Ensure(Scenario):
         return set([1]) | set(range(page_of(size + 1), page_of(size + missing) + 1))
 
     def lookup_pages(self):
-        """The list pages a loop of cloud66_database reads to look each name up before acting: up to the page that
-        shows an existing name, every page for a missing one (new databases are listed last)."""
+        """The list pages a loop of cloud66_database reads to look each name up before acting: every page, for an
+        existing name (which may be listed twice) as for a missing one."""
         size, created, total = self.sizes["group_size"], 0, 0
         for name in self.names:
+            total += pages(size + created)
             if name in self.new:
-                total += pages(size + created)
                 created += 1
-            else:
-                total += page_of(self.positions[self.existing.index(name)])
         return total
 
     def per_create(self, result):
@@ -348,10 +369,10 @@ class NoOp(Scenario):
         )
 
     def minimum(self):
-        scan = page_of(self.position)
+        scan = pages(self.sizes["group_size"])
         return scan, [
-            "%d list page%s: pages 1..%d, up to the page that shows the name (no name filter in the API)"
-            % (scan, plural(scan), scan)
+            "%d list page%s: every page (no name filter in the API), so that a name listed twice is never missed"
+            % (scan, plural(scan))
         ]
 
     def playbook(self, way):
@@ -463,6 +484,84 @@ class Users(Scenario):
         if len(posts) != len(self.databases) + len(self.users):
             problems.append("expected one POST per database and user, saw %d" % len(posts))
         return problems
+
+
+class Download(Scenario):
+    """Download one backup of several segments."""
+
+    key = "download"
+    ways = DOWNLOAD_WAYS
+
+    def __init__(self, sizes, config):
+        super().__init__(sizes, config)
+        self.title = "Scenario 5: download a backup of %d segments (%d bytes)" % (
+            len(BACKUP_SEGMENTS),
+            sum(BACKUP_SEGMENTS),
+        )
+
+    def minimum(self):
+        count = len(BACKUP_SEGMENTS)
+        return 2 + 2 * count, [
+            "1 backup read (GET .../backups/:id)",
+            "1 page of its files",
+            "%d URL reads, one per segment, each just before its download" % count,
+            "%d object-store downloads" % count,
+        ]
+
+    def playbook(self, way):
+        return "backup_download.yml"
+
+    def extra_vars(self, way):
+        return {"bench_backup_id": BACKUP_ID, "bench_expected_size": sum(BACKUP_SEGMENTS)}
+
+    def check(self, way, log, state):
+        store = [entry for entry in log if entry.get("store")]
+        if len(store) != len(BACKUP_SEGMENTS) or any(entry["auth"] != "query" for entry in store):
+            return [
+                "expected %d object-store requests without an Authorization header, saw %d"
+                % (len(BACKUP_SEGMENTS), len(store))
+            ]
+        return []
+
+
+class Guarded(Scenario):
+    """Delete one database (without waiting), with and without require_backup_within."""
+
+    key = "guarded"
+    ways = GUARDED_WAYS
+
+    def __init__(self, sizes, config):
+        super().__init__(sizes, config)
+        self.title = (
+            "Scenario 6: guarded delete of 1 database (bench_0001) of a group of %d, wait: false"
+            % sizes["group_size"]
+        )
+
+    def minimum(self):
+        scan = pages(self.sizes["group_size"])
+        return scan + 3, [
+            "%d list page%s: every page, so that a name listed twice is never missed"
+            % (scan, plural(scan)),
+            "1 page of the stack's server groups, for the group's engine",
+            "1 page of the stack's backups of that engine",
+            "1 DELETE",
+        ]
+
+    def playbook(self, way):
+        return "guarded_delete.yml"
+
+    def extra_vars(self, way):
+        return {
+            "bench_server_group_id": str(ENSURE_GROUP),
+            "bench_database": "bench_0001",
+            "bench_require_backup_within": 3600 if way == "a" else None,
+        }
+
+    def check(self, way, log, state):
+        deletes = [entry for entry in log if entry["method"] == "DELETE"]
+        if len(deletes) != 1:
+            return ["expected 1 DELETE, saw %d" % len(deletes)]
+        return []
 
 
 def _ranges(numbers):
@@ -593,16 +692,18 @@ def print_scenario(scenario, minimum, notes, results):
         "users",
         "writes",
         "polls",
+        "backups",
+        "store",
         "other",
         "wall s",
         "API s",
         "/minimum",
     )
-    print("  %-34s %8s %6s %6s %6s %6s %6s %8s %8s %9s" % header)
+    print("  %-44s %8s %6s %6s %6s %6s %7s %6s %6s %8s %8s %9s" % header)
     for result in results:
         counts = result["counts"]
         print(
-            "  %-34s %8d %6d %6d %6d %6d %6d %8.1f %8.1f %8.2fx"
+            "  %-44s %8d %6d %6d %6d %6d %7d %6d %6d %8.1f %8.1f %8.2fx"
             % (
                 scenario.ways[result["way"]],
                 result["requests"],
@@ -610,6 +711,8 @@ def print_scenario(scenario, minimum, notes, results):
                 counts["users"],
                 counts["writes"],
                 counts["polls"],
+                counts["backups"],
+                counts["store"],
                 counts["other"],
                 result["wall"],
                 result["api_span"],
@@ -739,6 +842,32 @@ def targets(args, scenarios, minimums, results):
                 "%d requests, minimum %d" % (role["requests"], minimum),
             )
         )
+    download = results.get("download")
+    if download and "a" in download:
+        module, minimum = download["a"], minimums["download"]
+        checks.append(
+            (
+                "download: exactly the minimum, no token to the store",
+                module["requests"] == minimum and not module["problems"],
+                "%d requests (%d to the object store), minimum %d"
+                % (module["requests"], module["counts"]["store"], minimum),
+            )
+        )
+    guarded = results.get("guarded")
+    if guarded and "a" in guarded:
+        module, minimum = guarded["a"], minimums["guarded"]
+        cost = (
+            ""
+            if "b" not in guarded
+            else ", the guard costs %d" % (module["requests"] - guarded["b"]["requests"])
+        )
+        checks.append(
+            (
+                "guarded delete: exactly the minimum",
+                module["requests"] == minimum and not module["problems"],
+                "%d requests, minimum %d%s" % (module["requests"], minimum, cost),
+            )
+        )
     for name, per_way in results.items():
         for result in per_way.values():
             if result["problems"]:
@@ -844,7 +973,14 @@ def main(argv=None):
     os.makedirs(logdir, exist_ok=True)
     fixture_data = fixture(args.sizes)
     runner = Runner(args, sim, fixture_data, logdir)
-    classes = {"ensure": Ensure, "info": Info, "noop": NoOp, "users": Users}
+    classes = {
+        "ensure": Ensure,
+        "info": Info,
+        "noop": NoOp,
+        "users": Users,
+        "download": Download,
+        "guarded": Guarded,
+    }
     scenarios = dict((name, classes[name](args.sizes, config)) for name in args.scenarios)
 
     print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+from sim.backups import seed_backup, state_backups
 from sim.common import CONTROL_PREFIX, SimError, bad
 from sim.faults import public_fault
 from sim.shapes import render_action, render_database, render_user
@@ -54,6 +55,11 @@ def _seed(sim, data):
         return sim.world.seed_databases(data, time.time())
 
 
+def _seed_backup(sim, data):
+    with sim.lock:
+        return seed_backup(sim.world, data, time.time())
+
+
 def _release(sim, data):
     with sim.lock:
         return {"released": sim.release_actions(time.time())}
@@ -78,6 +84,7 @@ ENDPOINTS = {
     ("GET", "/config"): _get_config,
     ("POST", "/config"): lambda sim, data: _checked(sim.set_config, **data),
     ("POST", "/databases"): _seed,
+    ("POST", "/backups"): _seed_backup,
     ("POST", "/release"): _release,
     ("GET", "/faults"): _list_faults,
     ("POST", "/faults"): lambda sim, data: {"id": _checked(sim.add_fault, **data)},
@@ -148,4 +155,4 @@ def state(sim):
         actions = [
             _state_action(world.actions[action_id], now, shape) for action_id in world.action_order
         ]
-        return {"groups": groups, "actions": actions}
+        return {"groups": groups, "actions": actions, "backups": state_backups(world)}

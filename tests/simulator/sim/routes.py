@@ -12,6 +12,7 @@ import re
 import uuid
 from urllib.parse import unquote
 
+from sim.backups import get_backup, get_backup_file, list_backup_files, list_backups
 from sim.common import (
     DB_CHARSETS,
     DB_NAME_RE,
@@ -346,6 +347,15 @@ _ROUTE_TABLE = (
         _GROUP + r"/database_users/(?P<user>[^/]+)/regenerate_password",
         "admin",
         regenerate_password,
+    ),
+    ("GET", _STACK + r"/backups", "public", list_backups),
+    ("GET", _STACK + r"/backups/(?P<backup>[^/]+)", "public", get_backup),
+    ("GET", _STACK + r"/backups/(?P<backup>[^/]+)/files", "public", list_backup_files),
+    (
+        "GET",
+        _STACK + r"/backups/(?P<backup>[^/]+)/files/(?P<file>[^/]+)",
+        "public",
+        get_backup_file,
     ),
     ("GET", _STACK + r"/actions", "public", list_actions),
     ("GET", _STACK + r"/actions/(?P<action>[^/]+)", "public", get_action),

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from sim import control
+from sim.backups import STORE_PREFIX, store_answer
 from sim.common import (
     API_PREFIX,
     CONTROL_PREFIX,
@@ -32,7 +33,7 @@ from sim.common import (
     is_loopback,
 )
 from sim.faults import RateLimiter, canned_answer, compile_fault, match_fault, respond
-from sim.request import ApiRequest
+from sim.request import ApiRequest, query_dict
 from sim.state import DEFAULT_CONFIG, World, load_fixture_file, validate_config
 
 
@@ -67,6 +68,8 @@ class Simulator:
         self._restart(World(self._startup_fixture), dict(self._startup_config))
         self._server = None
         self._thread = None
+        self._store = None
+        self._store_thread = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -83,18 +86,28 @@ class Simulator:
             daemon=True,
         )
         self._thread.start()
+        # The object store that serves the backups' files: its own port, as a presigned URL's host is not the API's.
+        self._store = server_class((self.host, 0), _StoreHandler, self)
+        self._store_thread = threading.Thread(
+            target=self._store.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="cloud66-sim-store",
+            daemon=True,
+        )
+        self._store_thread.start()
         return self.url
 
     def stop(self):
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        for running, thread in ((server, self._thread), (self._store, self._store_thread)):
+            running.shutdown()
+            running.server_close()
+            running.close_connections()
+            if thread is not None:
+                thread.join(5)
+        self._thread = self._store = self._store_thread = None
 
     def __enter__(self):
         self.start()
@@ -111,6 +124,13 @@ class Simulator:
     @property
     def url(self):
         return self.base + API_PREFIX
+
+    @property
+    def store_base(self):
+        """The object store's base URL: a backup file's public_url starts with it."""
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        port = self._store.server_address[1] if self._store is not None else 0
+        return "http://%s:%d%s" % (host, port, STORE_PREFIX)
 
     @property
     def control_url(self):
@@ -220,6 +240,38 @@ class Simulator:
             if len(self.request_log) > REQUEST_LOG_LIMIT:
                 del self.request_log[: len(self.request_log) - REQUEST_LOG_LIMIT]
         return req
+
+    def store_request(self, method, raw_path, query_string, headers):
+        """Log an object-store request and answer it: (status, body, content type, fault rule or None)."""
+        path = raw_path.split("?", 1)[0]
+        with self.lock:
+            fault = match_fault(self.faults, method, path)
+            self._seq += 1
+            entry = {
+                "seq": self._seq,
+                "time": time.time(),
+                "method": method,
+                "path": path,
+                "query": sorted(name for name in query_dict(query_string)),
+                "account": None,
+                "auth": "header" if headers.get("Authorization") else "query",
+                "scopes_ok": None,
+                "body": None,
+                "status": None,
+                "fault": fault["id"] if fault else None,
+                "store": True,
+            }
+            self.request_log.append(entry)
+            if fault is not None and fault["effect"] in ("status", "drop"):
+                if fault["effect"] == "drop":
+                    return None, b"", "", fault
+                status, _headers, data, ctype = canned_answer(fault, {}, {})
+            else:
+                status, data, ctype = store_answer(
+                    self, method, path, query_string, headers, time.time()
+                )
+            entry["status"] = status
+        return status, data, ctype, fault
 
     def finish_api(self, req, status, handled_status=None):
         with self.lock:
@@ -482,3 +534,29 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(rule["trickle"])
         except OSError:
             pass
+
+
+class _StoreHandler(_Handler):
+    """The object store: GET (and HEAD) of a backup file under query-string authorization; faults status, drop,
+    delay and cut_body apply to its paths (``/store/...``) too."""
+
+    server_version = "SimulatedObjectStore/1.0"
+
+    def do_HEAD(self):
+        self._dispatch()
+
+    def _dispatch_inner(self):
+        split = urlsplit(self.path)
+        status, data, content_type, fault = self.server.sim.store_request(
+            self.command, split.path, split.query, self.headers
+        )
+        effect = fault["effect"] if fault is not None else None
+        if status is None:
+            self.hang_up()
+            return
+        if effect == "delay":
+            time.sleep(fault["delay"])
+        if effect in ("cut_body", "trickle") and status == 200:
+            self.send_slowly(status, data, content_type, {}, fault)
+            return
+        self.send(status, data, content_type)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 
 from sim.common import (
     ACTION_SHAPES,
@@ -44,6 +45,10 @@ DEFAULT_CONFIG = {
     # The database lists show the group as it was when this was set, until released.
     "hold_lists": False,
     "rate_limit": 3000,
+    # How long a backup file's public_url stays valid (0: already expired when given).
+    "backup_url_seconds": 600,
+    # How public_url's signature is percent-encoded: twice as in the published example, or once.
+    "backup_url_encoding": "double",
 }
 SEED_KEYS = frozenset(
     ("stack_id", "server_group_id", "count", "prefix", "users", "start", "width", "size_bytes")
@@ -86,6 +91,18 @@ def validate_config(values, base):
             if value is not None and not isinstance(value, bool):
                 raise ValueError(
                     "config group_types must be true, false or null, got %r" % (value,)
+                )
+            result[key] = value
+        elif key == "backup_url_seconds":
+            if not is_int(value) or value < 0:
+                raise ValueError(
+                    "config backup_url_seconds must be an integer >= 0, got %r" % (value,)
+                )
+            result[key] = value
+        elif key == "backup_url_encoding":
+            if value not in ("double", "single"):
+                raise ValueError(
+                    "config backup_url_encoding must be double or single, got %r" % (value,)
                 )
             result[key] = value
         elif key == "rate_limit":
@@ -345,7 +362,7 @@ class World:
             "updated_at": stack.get("updated_at", stack.get("created_at", FIXTURE_TIME)),
         }
         for key, value in stack.items():
-            if key not in ("server_groups", "account") and key not in record:
+            if key not in ("server_groups", "account", "backups") and key not in record:
                 record[key] = value
         entry = {
             "uid": uid,
@@ -354,9 +371,16 @@ class World:
             "groups": [],
             "groups_by_id": {},
             "action_ids": [],
+            "backups": [],
         }
         for group in self._list(stack, "server_groups", "stack %s" % uid):
             self._load_group(entry, group)
+        # Imported here: sim.backups draws its pages with sim.shapes, which imports this module.
+        from sim.backups import load_backup
+
+        for spec in self._list(stack, "backups", "stack %s" % uid):
+            taken = set(b["id"] for s in self.stacks + [entry] for b in s["backups"])
+            entry["backups"].append(load_backup(spec, uid, taken, time.time()))
         self.stacks.append(entry)
         self.stacks_by_uid[uid] = entry
 

@@ -19,12 +19,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     Cloud66Client,
     Deadline,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
     NAME_MAX_LENGTH,
-    DatabaseGroup,
+    DatabaseList,
     name_problem,
 )
+from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
+from ansible_collections.cloud66.cloud.plugins.module_utils._server_group import ServerGroup
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     ACTIONS,
     BASE,
@@ -51,7 +52,7 @@ QUEUED = {
 
 @pytest.fixture
 def group(client):
-    return DatabaseGroup(client, STACK, GROUP)
+    return DatabaseList(client, STACK, GROUP)
 
 
 def databases(start, count):
@@ -115,12 +116,23 @@ def three_pages_with(record, page):
     return pages
 
 
-def test_find_by_name_stops_at_the_page_holding_it(api, group):
+def test_find_by_name_reads_every_page(api, group):
     wanted = database(1000, "app_db")
     add_pages(api, DATABASES, three_pages_with(wanted, 2))
 
     assert group.find(name="app_db") == wanted
-    assert [call.request.params for call in api.calls] == [{"page": "1"}, {"page": "2"}]
+    assert [call.request.params for call in api.calls] == [
+        {"page": "1"},
+        {"page": "2"},
+        {"page": "3"},
+    ]
+
+
+def test_a_name_listed_on_two_pages_is_refused_naming_both_uids(api, group):
+    add_pages(api, DATABASES, [databases(0, 29) + [database(1, "app_db")], [database(2, "app_db")]])
+    with pytest.raises(Cloud66Error) as info:
+        group.find(name="app_db")
+    assert "2 databases with name 'app_db' (uids db_0001, db_0002)" in info.value.message
 
 
 def test_find_by_uid_stops_at_the_page_holding_it(api, group):
@@ -158,7 +170,6 @@ def test_duplicate_names_on_a_page_are_refused(api, group):
     assert "db_0001" in info.value.message
     assert "db_0002" in info.value.message
     assert "'app_db'" in info.value.message
-    assert len(api.calls) == 1
 
 
 def test_missing_stack_is_named(api, group):
@@ -223,8 +234,9 @@ def users(start, count):
     ]
 
 
-def test_usernames_maps_uids_across_pages_and_reads_once(api, group):
+def test_usernames_maps_uids_across_pages_and_reads_once(api, client):
     add_pages(api, USERS, [users(0, 30), users(30, 2)])
+    group = ServerGroup(client, STACK, GROUP)
 
     assert group.usernames(["user_031", "user_002", "user_unknown"]) == [
         "u031",
@@ -235,8 +247,9 @@ def test_usernames_maps_uids_across_pages_and_reads_once(api, group):
     assert [call.request.params for call in api.calls] == [{"page": "1"}, {"page": "2"}]
 
 
-def test_user_ids_maps_usernames_and_names_unknown_ones(api, group):
+def test_user_ids_maps_usernames_and_names_unknown_ones(api, client):
     add_pages(api, USERS, [users(0, 30), users(30, 2)])
+    group = ServerGroup(client, STACK, GROUP)
     assert group.user_ids(["u031", "u000"]) == ["user_031", "user_000"]
     with pytest.raises(Cloud66Error) as info:
         group.user_ids(["u000", "nobody"])
@@ -341,7 +354,7 @@ def test_create_lost_every_time_gives_up_and_says_it_may_have_acted(api, client_
     add_pages(api, DATABASES, [[]])
 
     with pytest.raises(Cloud66Error) as info:
-        DatabaseGroup(client, STACK, GROUP).create("app_db", [])
+        DatabaseList(client, STACK, GROUP).create("app_db", [])
 
     assert info.value.ambiguous
     assert "Gave up after 3 attempts" in info.value.message
@@ -462,7 +475,7 @@ def test_delete_carried_out_despite_an_odd_answer_is_not_sent_again(
 
 def test_create_answered_without_an_action_id_waits_on_the_list(api, group):
     api.add(responses.POST, DATABASES, json={"response": {"status": "queued"}})
-    assert group.create("app_db", []) == ({}, True)
+    assert group.create("app_db", []) == (None, True)
 
 
 def test_create_answered_503_after_it_went_through_is_reported_done(api, group, client_sleeps):
@@ -522,7 +535,7 @@ def test_wait_listed_rides_out_a_throttled_list(api, clock):
     api.add(responses.GET, DATABASES, status=503, json=error("throttled", "Rate limit exceeded"))
     api.add(responses.GET, DATABASES, json=listing([database(9, "app_db")], 1, 1))
     assert (
-        DatabaseGroup(client, STACK, GROUP).wait_listed("app_db", deadline(clock, 60))["name"]
+        DatabaseList(client, STACK, GROUP).wait_listed("app_db", deadline(clock, 60))["name"]
         == "app_db"
     )
     assert len(api.calls) == 2

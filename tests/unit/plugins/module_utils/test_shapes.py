@@ -20,7 +20,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     action_outcome,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._databases import (
-    DatabaseGroup,
+    DatabaseList,
     is_duplicate,
     users_warning,
 )
@@ -37,7 +37,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._records import (
     whole_number,
     without_secrets,
 )
-from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import find_server_group_id
+from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import Resolver, Target
 
 BASE = "https://api.cloud66.test/api/3"
 STACK = "s1"
@@ -349,7 +349,7 @@ def test_no_users_warning_for_a_database_listed_without_users():
 
 def test_a_model_database_is_found_by_its_database_name(api, client):
     add_page(api, DATABASES, 1, listed([MODEL_DATABASE], spelling="prev"))
-    found = DatabaseGroup(client, STACK, "42").find(name="shop")
+    found = DatabaseList(client, STACK, "42").find(name="shop")
     assert found["uid"] == "db_1" and found["name"] == "shop" and found["database_name"] == "shop"
 
 
@@ -367,7 +367,7 @@ def test_a_new_database_is_looked_for_from_the_last_page_back(api, client):
     add_page(api, DATABASES, 1, listed(pages[0], 1, 4))
     add_page(api, DATABASES, 4, listed(pages[3], 4, 4))
 
-    records, still_listed, _complete = DatabaseGroup(client, STACK, "42").look(names=["fresh"])
+    records, still_listed, _complete = DatabaseList(client, STACK, "42").look(names=["fresh"])
 
     assert records["fresh"]["uid"] == "db_new" and still_listed == set()
     assert paths(api) == [
@@ -385,7 +385,7 @@ def counted(items, current, pages, total):
 def group_of_31(api, client):
     """A group whose two pages list 31 databases, none of them "fresh", once read; with those databases and the
     record "fresh" will have."""
-    group = DatabaseGroup(client, STACK, "42")
+    group = DatabaseList(client, STACK, "42")
     old = [
         database_record(dict(MODEL_DATABASE, uid="db_%d" % n, database_name="n%d" % n))
         for n in range(30)
@@ -424,7 +424,7 @@ def test_every_third_look_reads_on_whatever_the_count_says(api, client, clock):
 
 
 def test_waiting_for_a_delete_needs_a_whole_read_of_the_list(api, client, clock):
-    group = DatabaseGroup(client, STACK, "42")
+    group = DatabaseList(client, STACK, "42")
     gone = database_record(dict(MODEL_DATABASE, uid="db_gone", database_name="gone"))
     add_page(api, DATABASES, 1, counted([gone, database_record(MODEL_DATABASE)], 1, 1, 2))
     assert group.find(uid="db_gone")["name"] == "gone"
@@ -439,7 +439,7 @@ def test_waiting_for_a_delete_needs_a_whole_read_of_the_list(api, client, clock)
 def test_a_database_without_a_name_is_a_clear_error(api, client):
     add_page(api, DATABASES, 1, listed([{"uid": "db_1", "title": "shop"}]))
     with pytest.raises(Cloud66Error) as info:
-        DatabaseGroup(client, STACK, "42").find(name="shop")
+        DatabaseList(client, STACK, "42").find(name="shop")
     assert "cannot read" in info.value.message and "title, uid" in info.value.message
 
 
@@ -449,7 +449,7 @@ def test_a_database_without_a_name_is_a_clear_error(api, client):
 def test_a_type_lookup_on_untyped_groups_fails_naming_the_groups(api, client):
     add_page(api, GROUPS, 1, listed([{"id": 42, "name": "shop-mysql"}, {"id": 43, "name": "web"}]))
     with pytest.raises(Cloud66Error) as info:
-        find_server_group_id(client, STACK, group_type="mysql")
+        Resolver(client).resolve(Target(stack_id=STACK, server_group_type="mysql"))
     assert "did not report the type" in info.value.message
     assert (
         "shop-mysql/42, web/43" in info.value.message and "server_group_name" in info.value.message
@@ -458,7 +458,8 @@ def test_a_type_lookup_on_untyped_groups_fails_naming_the_groups(api, client):
 
 def test_a_name_lookup_on_untyped_groups_works(api, client):
     add_page(api, GROUPS, 1, listed([{"id": 42, "name": "shop-mysql"}]))
-    assert find_server_group_id(client, STACK, name="shop-mysql") == "42"
+    key = Resolver(client).resolve(Target(stack_id=STACK, server_group_name="shop-mysql"))
+    assert key.server_group_id == "42"
 
 
 ACTION_WITH_SECRETS = {

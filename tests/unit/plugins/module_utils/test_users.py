@@ -13,7 +13,7 @@ import responses
 
 from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
 from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
-    UserGroup,
+    UserList,
     user_warning,
     without_password,
 )
@@ -31,20 +31,21 @@ SHOW_PASSWORD = {"show_password": "true"}
 
 @pytest.fixture
 def users(client):
-    return UserGroup(client, "s1", "42")
+    return UserList(client, "s1", "42")
 
 
 def calls(api):
     return [(call.request.method, call.request.path_url) for call in api.calls]
 
 
-def test_find_stops_at_the_page_holding_the_user(api, users):
-    add_pages(api, USERS, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31)]])
-    assert users.find(username="wanted")["uid"] == "user_030"
-    assert [path for method, path in calls(api)] == [
-        "/api/3/stacks/s1/server_groups/42/database_users?page=1",
-        "/api/3/stacks/s1/server_groups/42/database_users?page=2",
-    ]
+def test_find_reads_every_page_for_a_username(api, users):
+    add_pages(
+        api, USERS, [[user(n) for n in range(30)], [user(30, "wanted")], [user(31, "wanted")]]
+    )
+    with pytest.raises(Cloud66Error) as info:
+        users.find(username="wanted")
+    assert "(uids user_030, user_031)" in info.value.message
+    assert len(calls(api)) == 3
 
 
 def test_find_refuses_two_users_of_one_name(api, users):

@@ -126,11 +126,12 @@ def test_changed_and_failed_are_counted_item_by_item(api, run_module, clock):
     assert clock.sleeps == [1.0]
 
 
-def test_a_write_refused_part_way_reports_only_what_was_done(api, run_module):
+def test_a_write_refused_part_way_waits_for_what_was_started(api, run_module):
     add_pages(api, DATABASES, [[OTHER]])
     answer_create(api, "first", dict(json={"response": action(1001)}))
     refusal = error("invalid", "Name is reserved")
     answer_create(api, "second", dict(status=422, json=refusal))
+    api.add(responses.GET, ACTIONS + "/1001", json={"response": action(1001, status="completed")})
 
     result = run_module(
         cloud66_databases,
@@ -139,10 +140,10 @@ def test_a_write_refused_part_way_reports_only_what_was_done(api, run_module):
 
     assert result["failed"] is True
     assert result["msg"] == (
+        "Server group 42 of stack s1: Database 'second' could not be created: "
         "POST /stacks/s1/server_groups/42/databases failed with HTTP 422 invalid. "
         "Cloud66 said: Name is reserved"
     )
-    assert result["status_code"] == 422
     assert result["changed"] is True
     entries = by_name(result["databases"])
     assert [entries[name]["changed"] for name in ("first", "second", "third")] == [
@@ -150,8 +151,14 @@ def test_a_write_refused_part_way_reports_only_what_was_done(api, run_module):
         False,
         False,
     ]
-    assert entries["first"]["action"] == action(1001)
-    assert sent(api) == ["GET /databases?page=1", "POST /databases", "POST /databases"]
+    assert entries["first"]["action"] == action(1001, status="completed")
+    assert result["actions"] == [action(1001, status="completed")]
+    assert sent(api) == [
+        "GET /databases?page=1",
+        "POST /databases",
+        "POST /databases",
+        "GET /stacks/s1/actions/1001",
+    ]
 
 
 def test_check_mode_predicts_every_item_and_sends_no_write(api, run_module, clock):

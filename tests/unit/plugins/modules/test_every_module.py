@@ -7,12 +7,16 @@ any request, and the API token never shows in a result or a message."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 
 import pytest
 import responses
 
 from ansible_collections.cloud66.cloud.plugins.modules import (
+    cloud66_backup_download,
+    cloud66_backup_info,
     cloud66_database,
     cloud66_database_info,
     cloud66_database_user,
@@ -28,6 +32,13 @@ NEEDS = {
     cloud66_database_user: dict(username="app"),
     cloud66_database_user_info: {},
     cloud66_databases: dict(databases=[{"name": "shop"}]),
+    # The backup modules name a stack only.
+    cloud66_backup_info: dict(server_group_id=None),
+    cloud66_backup_download: dict(
+        server_group_id=None,
+        backup_id=1,
+        dest=os.path.join(tempfile.gettempdir(), "cloud66-unit-absent.tar"),
+    ),
 }
 NOT_ASCII = "api_token must be printable ASCII without spaces or line breaks"
 # Connection options every module checks.
@@ -51,6 +62,19 @@ OWN = {
         (dict(uid=" ", state="absent"), "uid must not be empty."),
         (dict(wait_timeout=0), "wait_timeout must be a positive number of seconds"),
         (dict(wait=False, wait_timeout=-1), "wait_timeout must be zero or a positive"),
+        (
+            dict(state="absent", require_backup_within=0),
+            "require_backup_within must be a positive number",
+        ),
+    ],
+    cloud66_backup_info: [(dict(database_name=" "), "database_name must not be empty.")],
+    cloud66_backup_download: [
+        (
+            dict(dest="/no-such-folder/shop.tar"),
+            "The destination folder /no-such-folder does not exist",
+        ),
+        (dict(backup_id=0), "backup_id must be a positive number, got 0."),
+        (dict(db_type="mysql"), "db_type goes with database_name"),
     ],
     cloud66_database_user: [
         (dict(username="app user"), "The username 'app user' must not contain spaces"),
@@ -79,6 +103,10 @@ OWN = {
         (
             dict(database_users=[{"username": "a", "databases": [], "database_ids": []}]),
             "Database user 'a' gives both databases and database_ids; give one.",
+        ),
+        (
+            dict(require_backup_within=-5),
+            "require_backup_within must be a positive number of seconds, got -5.",
         ),
     ],
 }
@@ -142,6 +170,8 @@ def bad_input():
     for module, needs in NEEDS.items():
         checks = CONNECTION + OWN.get(module, []) + ODD_TEXT.get(module, [])
         for number, (options, message) in enumerate(checks):
+            if "server_group_id" in options and "server_group_id" in needs:
+                continue  # a module that names a stack only has no server_group_id
             case = (module, dict(needs, **options), message)
             cases.append(pytest.param(*case, id="%s-%d" % (name(module), number)))
     return cases
