@@ -24,6 +24,8 @@ options:
       - If not set, the value of the E(CLOUD66_API_URL) environment variable is used, else the default.
       - Must use C(https://); plain C(http://) is accepted only for a loopback address, such as the simulator that
         ships with this collection.
+      - A proxy set with E(HTTPS_PROXY) (or C(ALL_PROXY)) is used unless E(NO_PROXY) names the host; a loopback
+        address is always reached directly. Credentials from C(~/.netrc) are never sent.
     type: str
     default: https://app.cloud66.com/api/3
   account_id:
@@ -40,7 +42,8 @@ options:
     default: true
   api_timeout:
     description:
-      - How many seconds one HTTP request may take, its whole answer included (a body that arrives slowly counts).
+      - How many seconds one HTTP request may take, its whole answer included (a status line, headers or body that
+        arrive slowly count).
       - Between 1 and 600.
       - In modules with C(wait), each request is also cut short by what is left of C(wait_timeout) when C(wait=true).
     type: int

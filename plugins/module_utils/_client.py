@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import http.client
+import io
 import ipaddress
 import json
+import os
 import random
 import re
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -21,10 +26,14 @@ from ._records import page_info, whole_number
 
 try:
     import requests
+    import urllib3.connection
+    from requests.adapters import HTTPAdapter
+    from requests.utils import get_environ_proxies
     from urllib3.exceptions import HTTPError as Urllib3Error
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    HTTPAdapter = object
 else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -47,7 +56,11 @@ RETRY_AFTER_CAP = 120
 # Bounds on what one answer may cost.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 64 * 1024
+# No Cloud66 answer nests deeper than a few levels; deeper data is refused before anything walks it recursively.
+MAX_JSON_DEPTH = 64
 ASCII_DIGITS = re.compile(r"[0-9]+")
+# The CA bundle settings requests reads from the environment; the client reads them itself (see _settings_from_env).
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # Looks whether a write whose answer was lost was carried out: a body standing for that answer, or None.
 Look = Callable[[], Any]
 
@@ -126,12 +139,42 @@ def response_of(body: Any, kind: type, target: str) -> Any:
     )
 
 
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH levels."""
+
+
 def decode_json(data: bytes) -> Any:
-    """The JSON value of a body, or raise ValueError for anything else (also for nesting too deep to read)."""
+    """The JSON value of a body, or raise ValueError for anything else; TooDeep for nesting past MAX_JSON_DEPTH."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeError, RecursionError) as exc:
+        value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise TooDeep("nested deeper than %d levels" % MAX_JSON_DEPTH) from None
+    except (ValueError, UnicodeError) as exc:
         raise ValueError(str(exc.__class__.__name__)) from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise TooDeep("nested deeper than %d levels" % MAX_JSON_DEPTH)
+    return value
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep lists and objects nest in ``value`` (a scalar is 0), counted without recursion; the count stops
+    once it passes ``limit``."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        level.extend((child, depth) for child in children)
+    return deepest
 
 
 def describe_body(data: bytes | None, secret: str | None = None) -> tuple[str | None, str | None]:
@@ -179,6 +222,111 @@ def _read_body(response: requests.Response, until: float, clock: Callable[[], fl
         if size > MAX_BODY_BYTES:
             raise _LargeBody()
         chunks.append(chunk)
+
+
+class _Exchange:
+    """One attempt's clock: when it must end, and how far its answer has come."""
+
+    until: float
+    clock: Callable[[], float]
+    status_line_seen: bool
+
+    def __init__(self, until: float, clock: Callable[[], float]) -> None:
+        self.until = until
+        self.clock = clock
+        self.status_line_seen = False
+
+    def missing(self, seconds: str) -> str:
+        """What did not arrive in time, before the body (which _read_body times)."""
+        if self.status_line_seen:
+            return "got the status line but not all the headers within %s s" % seconds
+        return "got no answer within %s s: the status line did not arrive" % seconds
+
+
+# The exchange of the attempt under way: the connection classes below read it when an answer begins.
+_CURRENT_EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
+    "cloud66_exchange", default=None
+)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket against the exchange's end: every read may wait only for what is left of the attempt, so a
+    server that sends its status line, headers or body a byte at a time cannot hold it longer (a socket timeout
+    alone restarts with every byte)."""
+
+    def __init__(self, sock: socket.socket, exchange: _Exchange) -> None:
+        super().__init__()
+        self._sock = sock
+        self._exchange = exchange
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._exchange.until - self._exchange.clock()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+        count = self._sock.recv_into(buffer)
+        if not self._exchange.status_line_seen and b"\n" in bytes(memoryview(buffer)[:count]):
+            self._exchange.status_line_seen = True
+        return count
+
+
+if HAS_REQUESTS:
+
+    class _TimedResponse(http.client.HTTPResponse):
+        """http.client's response, reading through a _DeadlineReader when an exchange is under way."""
+
+        def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(sock, *args, **kwargs)
+            exchange = _CURRENT_EXCHANGE.get()
+            if exchange is not None:
+                self.fp.close()
+                self.fp = io.BufferedReader(_DeadlineReader(sock, exchange))
+
+    class _TimedHTTPConnection(urllib3.connection.HTTPConnection):
+        response_class = _TimedResponse
+
+    class _TimedHTTPSConnection(urllib3.connection.HTTPSConnection):
+        response_class = _TimedResponse
+
+    _TIMED_CONNECTIONS = {
+        urllib3.connection.HTTPConnection: _TimedHTTPConnection,
+        urllib3.connection.HTTPSConnection: _TimedHTTPSConnection,
+    }
+
+
+class _TimedAdapter(HTTPAdapter):
+    """requests' adapter whose connections read answers against the attempt's end (see _DeadlineReader).
+
+    Pools of other connection classes (a SOCKS proxy's) are left as they are: their bodies are still read against
+    the clock by _read_body.
+    """
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        pool = super().get_connection_with_tls_context(*args, **kwargs)
+        timed = _TIMED_CONNECTIONS.get(pool.ConnectionCls)
+        if timed is not None:
+            pool.ConnectionCls = timed
+        return pool
+
+
+def environment_settings(base_url: str, validate_certs: bool) -> tuple[dict[str, str], Any]:
+    """The proxies and the ``verify`` setting for the API, from the environment, without what else requests would
+    take from it (credentials from .netrc).
+
+    A loopback API is always reached directly: a proxy cannot reach this machine's loopback, and on plain http it
+    would receive the token in clear. Other hosts use HTTPS_PROXY (or ALL_PROXY) unless NO_PROXY names them.
+    """
+    host = urlsplit(base_url).hostname or ""
+    proxies = {} if is_loopback(host) else get_environ_proxies(base_url)
+    verify: Any = False
+    if validate_certs:
+        verify = next(
+            (os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)), True
+        )
+    return proxies, verify
 
 
 class _SlowBody(Exception):
@@ -271,7 +419,16 @@ class Cloud66Client:
         self._secret = api_token
         # The pagination of the last list page read, for callers that want the list's total count.
         self.last_page = {}
+        problem = check_api_url(self.base_url)
+        if problem:
+            raise Cloud66Error(problem)
         self.session = requests.Session()
+        # requests would otherwise take credentials from .netrc (sent instead of the token, to Cloud66) and proxies
+        # for any host from the environment; environment_settings takes only what the API should get.
+        self.session.trust_env = False
+        self.session.mount("https://", _TimedAdapter())
+        self.session.mount("http://", _TimedAdapter())
+        self._proxies, self._verify = environment_settings(self.base_url, validate_certs)
         self.session.headers.update(
             {
                 "Authorization": "Bearer %s" % api_token,
@@ -436,6 +593,8 @@ class Cloud66Client:
         left = self.time_left()
         timeout = self.timeout if left is None else max(0.001, min(self.timeout, left))
         until = self.clock() + timeout
+        exchange = _Exchange(until, self.clock)
+        current = _CURRENT_EXCHANGE.set(exchange)
         try:
             response = self.session.request(
                 method,
@@ -443,7 +602,8 @@ class Cloud66Client:
                 params=params,
                 json=body,
                 timeout=timeout,
-                verify=self.validate_certs,
+                verify=self._verify,
+                proxies=self._proxies,
                 allow_redirects=False,
                 stream=True,
             )
@@ -458,7 +618,10 @@ class Cloud66Client:
             return self._network_error(target, "timed out while connecting", attempt, sent=False)
         except requests.exceptions.ReadTimeout:
             return self._network_error(
-                target, "got no answer within %s s" % _seconds(timeout), attempt, sent=True
+                target,
+                exchange.missing(_seconds(timeout)),
+                attempt,
+                sent=True,
             )
         except requests.exceptions.ConnectionError as exc:
             sent = not _never_connected(exc)
@@ -483,12 +646,15 @@ class Cloud66Client:
                 % (target, exc.__class__.__name__),
                 attempts=attempt,
             ), 0
+        finally:
+            _CURRENT_EXCHANGE.reset(current)
         try:
             data = _read_body(response, until, self.clock)
         except _SlowBody:
             return self._network_error(
                 target,
-                "did not get its whole answer within %s s" % _seconds(timeout),
+                "did not get its whole answer within %s s: the body did not arrive whole"
+                % _seconds(timeout),
                 attempt,
                 sent=True,
             )
@@ -510,6 +676,16 @@ class Cloud66Client:
         if 200 <= status < 300:
             try:
                 return None, decode_json(data)
+            except TooDeep:
+                # Bounded like an answer's size: refused as a body gone wrong on its way, so a read asks again.
+                return self._network_error(
+                    target,
+                    "answered %d with JSON nested deeper than %d levels, which no Cloud66 answer is"
+                    % (status, MAX_JSON_DEPTH),
+                    attempt,
+                    sent=True,
+                    status=status,
+                )
             except ValueError:
                 text = excerpt(data.decode("utf-8", "replace"), self._secret)
                 return self._network_error(

@@ -99,6 +99,19 @@ def scrub(text: str, secret: str | None) -> str:
     return "".join(parts)
 
 
+def scrub_all(value: Any, secret: str | None) -> Any:
+    """``value`` with every string in it (keys of objects included, at any depth) scrubbed of ``secret``."""
+    if isinstance(value, str):
+        return scrub(value, secret)
+    if isinstance(value, dict):
+        return dict(
+            (scrub_all(key, secret), scrub_all(item, secret)) for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return [scrub_all(item, secret) for item in value]
+    return value
+
+
 def strip_tags(text: str) -> str:
     """Replace every <...> with a space, in one pass (an unclosed '<' ends the stripping)."""
     parts, position = [], 0

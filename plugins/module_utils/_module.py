@@ -21,7 +21,8 @@ from ._client import (
     Deadline,
     check_api_url,
 )
-from ._errors import Cloud66Error
+from ._errors import Cloud66Error, scrub, scrub_all
+from ._records import without_secrets
 from ._server_group import ServerGroup
 from ._stacks import DATABASE_GROUP_TYPES, Resolver, Target
 
@@ -34,6 +35,68 @@ MAX_WAIT_TIMEOUT = 86400
 # What an HTTP header can carry: printable ASCII, no spaces or line breaks.
 HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "server_group_name")
+# ASCII and Latin-1 control characters: NUL, tabs, line breaks, DEL, ... No name, id or type Cloud66 takes has one.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Options checked on their own terms (trimmed first), not by options_problem.
+CONNECTION_TEXT_OPTIONS = frozenset(["api_token", "api_url", "account_id"])
+
+
+def text_problem(value: str) -> str | None:
+    """What is wrong with a name, username, id or type given as input, or None: blank, or holding a control
+    character. Names are checked further by ``name_problem``."""
+    if not value.strip():
+        return "must not be empty"
+    if CONTROL_CHARACTER.search(value):
+        return "must not contain control characters such as NUL, tabs or line breaks"
+    return None
+
+
+def options_problem(params: dict[str, Any], spec: dict[str, dict[str, Any]]) -> str | None:
+    """A message for the first option, at any depth, that no Cloud66 call can take, or None:
+
+    - a boolean where the option is a number (``api_timeout: true`` would otherwise count as 1);
+    - a control character in any text;
+    - a blank entry of a list, or a blank text inside a list's entries (a blank top-level option is each module's
+      to judge: its message names what it is).
+    """
+    for option, settings in spec.items():
+        value = params.get(option)
+        if option in CONNECTION_TEXT_OPTIONS or value is None:
+            continue
+        if settings.get("type") in ("int", "float") and isinstance(value, bool):
+            return "%s must be a number, not a boolean (got %s)." % (option, value)
+        problem = _value_problem(option, value, settings, top=True)
+        if problem:
+            return problem
+    return None
+
+
+def _value_problem(path: str, value: Any, settings: dict[str, Any], top: bool) -> str | None:
+    if isinstance(value, str):
+        if CONTROL_CHARACTER.search(value):
+            return "%s %s, got %r." % (path, text_problem(value), value)
+        if not top and not value.strip():
+            return "%s must not be empty." % path
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and not item.strip():
+                return "%s must not hold empty entries." % path
+            problem = _value_problem("%s[%d]" % (path, index), item, settings, top=False)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        options = settings.get("options") or {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            if options.get(key, {}).get("type") in ("int", "float") and isinstance(item, bool):
+                return "%s.%s must be a number, not a boolean (got %s)." % (path, key, item)
+            problem = _value_problem("%s.%s" % (path, key), item, options.get(key, {}), top=False)
+            if problem:
+                return problem
+    return None
 
 
 def cloud66_argument_spec() -> dict[str, dict[str, Any]]:
@@ -245,6 +308,9 @@ class Cloud66Module:
             value = self.params.get(option)
             if value is not None and not value.strip():
                 return "%s must not be empty." % option
+        problem = options_problem(self.params, self.module.argument_spec)
+        if problem:
+            return problem
         if not 0 < self.params["api_timeout"] <= MAX_API_TIMEOUT:
             return "api_timeout must be a positive number of seconds, at most %d, got %d." % (
                 MAX_API_TIMEOUT,
@@ -290,10 +356,22 @@ class Cloud66Module:
         ``changed`` here."""
         return self.result
 
+    def shown(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the user may see it: no key that names a password, secret or token (passwords stay when the
+        task asked for them, with return_password or show_password), and no piece of the token in any string."""
+        keep_passwords = bool(
+            self.params.get("return_password") or self.params.get("show_password")
+        )
+        return scrub_all(without_secrets(result, keep_passwords), self.api_token)
+
+    def warn(self, warning: str) -> None:
+        """Warn, with the warning scrubbed of the token: it may quote what Cloud66 sent."""
+        self.module.warn(scrub(warning, self.api_token))
+
     def fail(self, msg: str, **extra: Any) -> None:
         result = dict(self.final_result())
         result.update(extra)
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=scrub(msg, self.api_token), **self.shown(result))
 
     def timed_out(self, actions: list[dict[str, Any]]) -> None:
         """Put the actions, as last seen before the wait ran out, into the result."""
@@ -311,4 +389,4 @@ class Cloud66Module:
             self.fail(str(exc))
         except Cloud66Error as exc:
             self.fail(exc.message, **exc.details())
-        self.module.exit_json(**self.final_result())
+        self.module.exit_json(**self.shown(self.final_result()))

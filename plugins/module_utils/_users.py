@@ -12,16 +12,14 @@ from typing import Any
 from ._client import api_path, resend_blindly
 from ._errors import Cloud66Error
 from ._group_list import GroupList, is_duplicate
-from ._records import user_record
+from ._records import user_record, without_secrets
 
-# Fields of a user record that carry its password; a module returns them only where the task asked for the password.
-SECRET_FIELDS = ("password", "password_hash")
 SHOW_PASSWORD = {"show_password": "true"}
 
 
 def without_password(record: dict[str, Any] | None) -> dict[str, Any]:
-    """The record without its password fields."""
-    return dict((key, value) for key, value in (record or {}).items() if key not in SECRET_FIELDS)
+    """The record without its password fields, or any other field that names a secret."""
+    return without_secrets(record or {})
 
 
 def user_warning(
@@ -83,9 +81,9 @@ class UserList(GroupList):
         except Cloud66Error as exc:
             if exc.status == 403 and params == SHOW_PASSWORD:
                 exc.message = (
-                    "Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
-                    "the 'admin' scope and edit rights on stack %s. Cloud66 said: %s"
-                    % (self.stack_id, exc.description or "nothing more")
+                    "Cloud66 refused to show passwords (403): reading them (show_password) needs edit "
+                    "permission on stack %s for the token's user, an account permission, not a token scope. "
+                    "Cloud66 said: %s" % (self.stack_id, exc.description or "nothing more")
                 )
             raise
 

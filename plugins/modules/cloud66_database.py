@@ -195,7 +195,7 @@ class Cloud66Database(Cloud66Module):
                 ),
             )
             if warning:
-                self.module.warn(warning)
+                self.warn(warning)
             self.result["database"] = record
             self.set_diff(record, record)
             return

@@ -100,6 +100,12 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._records import data
 
 
 class Cloud66DatabaseInfo(Cloud66Module):
+    def check_module_params(self):
+        for option in ("name", "uid"):
+            if self.params[option] is not None and not self.params[option].strip():
+                return "%s must not be empty." % option
+        return None
+
     def gather(self):
         name, uid = self.params["name"], self.params["uid"]
         self.result["databases"] = [

@@ -71,7 +71,8 @@ options:
   return_password:
     description:
       - Return the user's password as RV(password), read with Cloud66's C(show_password) once the user exists or the
-        password change has finished. Reading passwords needs a token with the C(admin) scope.
+        password change has finished. Reading passwords needs edit permission on the stack for the token's user,
+        an account permission in Cloud66, not a token scope.
       - Set C(no_log=true) on the task, or Ansible prints the password with the result.
       - With V(false) no password is read and none appears in the result, the diff or verbose output.
       - With O(wait=false) a password that is still being made is not returned; the module warns then.
@@ -229,7 +230,7 @@ class Cloud66DatabaseUser(Cloud66Module):
     def _existing(self, group, record):
         warning = user_warning(record, self._requested_names(group), self.params["user_type"])
         if warning:
-            self.module.warn(warning)
+            self.warn(warning)
         users = group.users
         self.result["user"] = without_password(record)
         if not self.params["regenerate_password"]:
@@ -275,7 +276,7 @@ class Cloud66DatabaseUser(Cloud66Module):
 
     def _password_not_ready(self):
         if self.params["return_password"]:
-            self.module.warn(
+            self.warn(
                 "The password of %r is not returned: with wait=false it may still be in the making. Read it "
                 "later with return_password." % self.params["username"]
             )

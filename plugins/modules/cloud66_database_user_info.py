@@ -24,8 +24,9 @@ options:
     type: str
   show_password:
     description:
-      - Add each user's C(password), as Cloud66's C(show_password) gives it. This needs a token with the C(admin)
-        scope and edit rights on the stack; Cloud66 answers 403 otherwise and the task fails saying so.
+      - Add each user's C(password), as Cloud66's C(show_password) gives it. This needs edit permission on the
+        stack for the token's user, an account permission in Cloud66, not a token scope; Cloud66 answers 403
+        otherwise and the task fails saying so.
       - Set C(no_log=true) on the task, or Ansible prints the passwords with the result.
     type: bool
     default: false
@@ -99,6 +100,12 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._users import (
 
 
 class Cloud66DatabaseUserInfo(Cloud66Module):
+    def check_module_params(self):
+        for option in ("username",):
+            if self.params[option] is not None and not self.params[option].strip():
+                return "%s must not be empty." % option
+        return None
+
     def gather(self):
         show = self.params["show_password"]
         username = self.params["username"]

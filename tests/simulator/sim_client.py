@@ -103,6 +103,7 @@ def create_db(sim, name, users=None, group=MYSQL, token=ADMIN, **kwargs):
 
 
 def create_user(sim, username, token=ADMIN, **body):
+    body.setdefault("user_type", "application")
     return api(sim, "POST", MYSQL + "/database_users", dict(body, username=username), token=token)
 
 

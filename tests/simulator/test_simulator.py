@@ -131,14 +131,18 @@ def test_stacks_groups_and_records(sim):
     ops = api(sim, "GET", "/stacks", account=2).json["response"]
     assert [s["uid"] for s in ops] == [OPS]
     groups = api(sim, "GET", SHOP_GROUPS).json
-    assert [(g["id"], g["name"], g["type"]) for g in groups["response"]] == [
-        (42, "shop-mysql", "mysql"),
-        (43, "shop-web", "rails"),
-        (44, "shop-pg", "postgresql"),
-        (45, "shop-redis", "redis"),
+    # As the List Server Groups example shows them: without a type.
+    assert [(g["id"], g["name"]) for g in groups["response"]] == [
+        (42, "shop-mysql"),
+        (43, "shop-web"),
+        (44, "shop-pg"),
+        (45, "shop-redis"),
     ]
     assert groups["pagination"]["count"] == 4
-    assert set(groups["response"][0]) == {"id", "name", "type", "created_at", "updated_at"}
+    assert set(groups["response"][0]) == {"id", "name", "created_at", "updated_at"}
+    configure(sim, group_types=True)
+    typed = api(sim, "GET", SHOP_GROUPS).json["response"]
+    assert [g["type"] for g in typed] == ["mysql", "rails", "postgresql", "redis"]
     assert api(sim, "GET", "/stacks/%s" % STAGING).json["response"]["environment"] == "staging"
     dbs = listed_dbs(sim)
     assert [(d["name"], d["users"]) for d in dbs] == [
@@ -175,8 +179,10 @@ def test_auth_scopes_and_accounts(sim):
         "error_description": "This action requires the 'admin' scope",
     }
     assert api(sim, "DELETE", MYSQL + "/databases/db_abc123", token=READ).status == 403
-    noscope = api(sim, "GET", "/stacks", token=NOSCOPE)
-    assert noscope.status == 403 and "'public'" in noscope.json["error_description"]
+    # Scoped Access: a token with no scope has public read-only access.
+    assert api(sim, "GET", MYSQL + "/databases", token=NOSCOPE).status == 200
+    noscope = create_db(sim, "new_db", token=NOSCOPE)
+    assert noscope.status == 403 and "'admin'" in noscope.json["error_description"]
     assert api(sim, "GET", "/stacks", account=3).status == 403
     assert api(sim, "GET", "/stacks", account="x").status == 403
     assert api(sim, "GET", "/stacks", token=READ, account=2).status == 403
@@ -263,15 +269,27 @@ def test_create_lifecycle(sim):
     assert [a["target_name"] for a in state_group(sim)["pending"]] == ["new_app_db"]
     time.sleep(max(0.0, start + 0.5 - time.time()))
     running = get_action(sim, 1001)
-    assert (
-        running["status"] == "running"
-        and running["started_at"] is not None
-        and running["finished_at"] is None
-    )
+    # Polled, an action has the shape of the Get Stack Action page: no status, named by "action".
+    assert "status" not in running and running["action"] == "database_create"
+    assert set(running) == {
+        "id",
+        "user",
+        "resource_type",
+        "action",
+        "resource_id",
+        "started_via",
+        "started_at",
+        "finished_at",
+        "finished_success",
+        "finished_message",
+        "finished_result",
+        "metadata",
+    }
+    assert running["started_at"] is not None and running["finished_at"] is None
     assert "new_app_db" not in truth_names(sim)
     time.sleep(max(0.0, start + 0.9 - time.time()))
     done = get_action(sim, 1001)
-    assert done["status"] == "completed" and done["finished_success"] is True
+    assert done["finished_success"] is True and done["finished_result"] == {}
     assert done["finished_message"] == "Completed successfully"
     assert done["resource_id"].startswith("db_") and len(done["resource_id"]) == 15
     truth = [db for db in state_group(sim)["databases"] if db["name"] == "new_app_db"]
@@ -327,12 +345,8 @@ def test_legacy_shape(sim):
 def test_model_profile_speaks_the_model_pages(sim):
     configure(sim, profile="model")
     groups = api(sim, "GET", SHOP_GROUPS).json
-    assert "type" not in groups["response"][0] and set(groups["response"][0]) == {
-        "id",
-        "name",
-        "created_at",
-        "updated_at",
-    }
+    # The Server Group model page: with a type.
+    assert set(groups["response"][0]) == {"id", "name", "type", "created_at", "updated_at"}
     assert "prev" in groups["pagination"] and "previous" not in groups["pagination"]
     action = create_db(sim, "model_db").json["response"]
     assert (
@@ -341,7 +355,7 @@ def test_model_profile_speaks_the_model_pages(sim):
         and action["action"] == "database_create"
     )
     assert (
-        isinstance(action["resource_id"], int)
+        action["resource_id"].isdigit()
         and action["finished_at"] is None
         and action["finished_success"] is None
     )
@@ -369,12 +383,10 @@ def test_model_profile_speaks_the_model_pages(sim):
     }
     user = api(sim, "GET", MYSQL + "/database_users").json["response"][0]
     assert "databases" not in user and user["username"] == "app_user" and "created_at_iso" in user
-    configure(sim, group_types=True)
-    assert api(sim, "GET", SHOP_GROUPS).json["response"][0]["type"] == "mysql"
-    control(sim, "POST", "/reset", {"config": {"group_types": False}})
+    control(sim, "POST", "/reset", {"config": {"profile": "model", "group_types": False}})
     assert "type" not in api(sim, "GET", SHOP_GROUPS).json["response"][0]
     control(sim, "POST", "/reset", {})
-    assert "type" in api(sim, "GET", SHOP_GROUPS).json["response"][0]
+    assert "type" not in api(sim, "GET", SHOP_GROUPS).json["response"][0]
 
 
 def test_held_actions_finish_only_when_released(sim):
@@ -387,8 +399,8 @@ def test_held_actions_finish_only_when_released(sim):
     assert "held_db" not in names and "app_production" in names
     assert create_db(sim, "held_db").status == 400, "a held create still holds its name"
     assert control(sim, "POST", "/release", {}).json == {"released": 2}
-    assert get_action(sim, action["id"])["status"] == "completed"
-    assert get_action(sim, doomed["id"])["status"] == "completed"
+    assert get_action(sim, action["id"])["finished_success"] is True
+    assert get_action(sim, doomed["id"])["finished_success"] is True
     listed = dict((d["name"], d) for d in listed_dbs(sim))
     assert (
         "held_db" in listed
@@ -417,7 +429,7 @@ def test_a_release_fault_releases_after_answering(sim):
     add_fault(sim, method="POST", path="/databases$", release=True)
     duplicate = create_db(sim, "held_db")
     assert duplicate.status == 400 and "already exists" in duplicate.json["error_description"]
-    assert get_action(sim, action["id"])["status"] == "completed"
+    assert get_action(sim, action["id"])["finished_success"] is True
     assert add_fault(sim, release="yes").status == 400
 
 
@@ -513,6 +525,9 @@ def test_database_users(sim):
     assert analytics["users"] == ["app_user", "report_user"]
     assert create_user(sim, "app_user").status == 400
     assert create_user(sim, "x", user_type="root").status == 400
+    # The Create Database User page: user_type is required.
+    untyped = api(sim, "POST", MYSQL + "/database_users", {"username": "untyped"})
+    assert untyped.status == 400 and "user_type is required" in untyped.json["error_description"]
     assert create_user(sim, "y", database_ids=["db_nope"]).status == 400
     assert create_user(sim, "z", token=READ).status == 403
 
@@ -545,7 +560,9 @@ def test_database_user_regenerate_and_delete(sim):
     resp = api(sim, "POST", MYSQL + "/database_users/%s/regenerate_password" % before["uid"])
     assert resp.status == 200, resp
     action = resp.json["response"]
+    # As the Regenerate Password example: the action names the user's uid from the start.
     assert action["action_type"] == "database_user_password_change"
+    assert action["resource_id"] == before["uid"]
     assert listed_users(sim, show_password=True)["app_user"]["password"] == before["password"]
     wait_finished(sim, action["id"])
     after = listed_users(sim, show_password=True)["app_user"]["password"]
@@ -575,13 +592,14 @@ def test_database_user_regenerate_and_delete(sim):
     assert create_user(sim, "app_user").status == 200
 
 
-def test_model_profile_users_carry_password_fields(sim):
+def test_model_profile_users_carry_password_fields_only_with_show_password(sim):
     configure(sim, profile="model", list_lag_seconds=0)
     hidden = listed_users(sim)["app_user"]
-    assert hidden["password"] is None and hidden["password_hash"].startswith("*")
+    assert "password" not in hidden and "password_hash" not in hidden
     assert "databases" not in hidden and "user_type" not in hidden and hidden["created_at_iso"]
     shown = listed_users(sim, show_password=True)["app_user"]
     assert shown["password"] == state_group(sim)["database_users"][0]["password"]
+    assert shown["password_hash"].startswith("*")
     again = create_user(sim, "app_user")
     assert again.status == 409
 
@@ -641,7 +659,7 @@ def test_fault_fail_action(sim):
     assert api(sim, "GET", MYSQL + "/databases").status == 200
     action = create_db(sim, "doomed_db").json["response"]
     done = wait_finished(sim, action["id"])
-    assert done["status"] == "failed" and done["finished_success"] is False
+    assert done["finished_success"] is False
     assert done["finished_message"] == "Server unreachable" and done["resource_id"] is None
     assert "doomed_db" not in truth_names(sim)
     time.sleep(0.25)

@@ -29,8 +29,10 @@ from sim.state import exists, listed, password
 
 
 def _group_types(config):
+    """Whether server groups carry their type: as the List Server Groups example, without (endpoint profile), as
+    the Server Group model page, with (model profile), unless group_types says."""
     types = config["group_types"]
-    return config["profile"] == "endpoint" if types is None else types
+    return config["profile"] == "model" if types is None else types
 
 
 def _duplicate(config, description):
@@ -215,7 +217,10 @@ def create_user(sim, req):
             "Invalid username '%s': it must start with a letter or underscore and contain only letters, digits "
             "and underscores (at most 32 characters)" % (username,)
         )
-    user_type = body.get("user_type") or "application"
+    user_type = body.get("user_type")
+    if user_type is None or (isinstance(user_type, str) and not user_type.strip()):
+        # The Create Database User page: user_type is required.
+        raise bad("user_type is required")
     if user_type not in USER_TYPES:
         raise bad("Invalid user_type '%s': it must be application or readonly" % (user_type,))
     if group.name_taken(group.users, "username", "database_user_create", username, now):
@@ -303,7 +308,9 @@ def list_actions(sim, req):
     return 200, paginate(
         ordered,
         req.query,
-        lambda action_id: render_action(sim.world.actions[action_id], req.now, shape, profile),
+        lambda action_id: render_action(
+            sim.world.actions[action_id], req.now, shape, profile, polled=True
+        ),
         profile,
     )
 
@@ -314,7 +321,8 @@ def get_action(sim, req):
     action = sim.world.actions.get(int(text)) if digits(text) else None
     if action is None or action.stack_uid != stack["uid"]:
         raise SimError(404, "Action not found")
-    return _action_answer(sim, action, req.now)
+    shape, profile = sim.config["action_shape"], sim.config["profile"]
+    return 200, {"response": render_action(action, req.now, shape, profile, polled=True)}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -218,7 +218,9 @@ class Simulator:
             if token is not None:
                 req.auth_kind = "valid"
             scope = req.scope
-            scopes_ok = token is not None and (scope is None or scope in token["scopes"])
+            scopes_ok = token is not None and (
+                scope in (None, "public") or scope in token["scopes"]
+            )
             req.fault = match_fault(self.faults, req.method, req.match_path)
             self._seq += 1
             req.entry = {
@@ -321,7 +323,8 @@ class Simulator:
                     )
                 req.account = _account(token, req.account_header)
                 scope, handler = req.route[0], req.route[1]
-                if scope not in token["scopes"]:
+                # Scoped Access: a token with no scope has public (read-only) access, like one with 'public'.
+                if scope != "public" and scope not in token["scopes"]:
                     raise SimError(403, "This action requires the '%s' scope" % scope)
                 status, payload = handler(self, req)
             except SimError as err:

@@ -67,7 +67,18 @@ def render_group(group, with_type=True):
     return record
 
 
-def render_action(action, now, shape, profile="endpoint"):
+def _resource_id(action, finished):
+    """The uid an action names: a delete's or a password change's from the start (the Delete Database and
+    Regenerate Password examples), a create's once it has made the record (null until then)."""
+    if action.action_type.endswith(("_delete", "_password_change")):
+        return action.resource_uid
+    return action.resource_uid if finished and action.success else None
+
+
+def render_action(action, now, shape, profile="endpoint", polled=False):
+    """An action as a create, delete or password change answers it (the endpoint pages' examples), or, with
+    ``polled``, as Get Stack Action and Stack Actions List show it. The model profile always answers in the
+    AsyncAction model page's shape, which is that of Get Stack Action."""
     finished = now >= action.finish_at
     started = now >= action.start_at
     if finished:
@@ -79,15 +90,15 @@ def render_action(action, now, shape, profile="endpoint"):
     else:
         status = "queued"
         updated = action.created
-    if action.action_type.endswith("_delete"):
-        resource_id = action.resource_uid
-    else:
-        resource_id = action.resource_uid if finished and action.success else None
     success = None
     if finished:
         success = action.success if shape == "status" else ("true" if action.success else "false")
-    if profile == "model":
-        return _render_model_action(action, started, finished, success)
+    if profile == "model" or polled:
+        resource_id = _resource_id(action, finished)
+        if profile == "model":
+            # The model page documents "the database ID": a number, which every example writes as a string.
+            resource_id = str(numeric_id(action.resource_uid))
+        return _render_model_action(action, started, finished, success, resource_id)
     body = {"id": action.id}
     if shape == "status":
         body["status"] = status
@@ -95,7 +106,7 @@ def render_action(action, now, shape, profile="endpoint"):
         {
             "action_type": action.action_type,
             "resource_type": action.resource_type,
-            "resource_id": resource_id,
+            "resource_id": _resource_id(action, finished),
             "started_via": "api",
             "started_at": iso_time(action.start_at) if started else None,
             "finished_at": iso_time(action.finish_at) if finished else None,
@@ -108,14 +119,15 @@ def render_action(action, now, shape, profile="endpoint"):
     return body
 
 
-def _render_model_action(action, started, finished, success):
-    """The AsyncAction model page's shape: named by ``action``, no ``status``, an integer ``resource_id``."""
+def _render_model_action(action, started, finished, success, resource_id):
+    """The shape of the Get Stack Action page and the AsyncAction model page: named by ``action``, no
+    ``status``, a ``resource_id`` string."""
     return {
         "id": action.id,
         "user": "api@example.com",
         "resource_type": action.resource_type,
         "action": action.action_type,
-        "resource_id": numeric_id(action.resource_uid),
+        "resource_id": resource_id,
         "started_via": "api",
         "started_at": iso_time(action.start_at) if started else None,
         "finished_at": iso_time(action.finish_at) if finished else None,
@@ -153,19 +165,22 @@ def render_database(record, usernames, group=None, profile="endpoint"):
 
 def render_user(user, databases, now, group=None, profile="endpoint", show_password=False):
     if profile == "model":
-        # The model page has the password fields on every user; the password itself only with show_password.
-        return {
+        record = {
             "uid": user["uid"],
             "stack_uid": group.stack_uid,
             "server_group_id": group.id,
             "username": user["username"],
             "host": "%",
-            "password": password(user, now) if show_password else None,
-            "password_hash": "*"
-            + hashlib.sha1(password(user, now).encode("utf-8")).hexdigest().upper(),
             "created_at_iso": user["created_at"],
             "updated_at_iso": user["created_at"],
         }
+        if show_password:
+            # The model page: password and password_hash are "only returned when explicitly requested".
+            record["password"] = password(user, now)
+            record["password_hash"] = (
+                "*" + hashlib.sha1(password(user, now).encode("utf-8")).hexdigest().upper()
+            )
+        return record
     record = {
         "uid": user["uid"],
         "username": user["username"],

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from http.client import RemoteDisconnected
 
 import pytest
@@ -18,6 +20,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import (
     RATE_LIMIT_NOTE,
     Cloud66Client,
+    Deadline,
     api_path,
     check_api_url,
 )
@@ -25,6 +28,7 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._errors import (
     Cloud66Error,
     excerpt,
     scrub,
+    scrub_all,
     strip_tags,
 )
 
@@ -1021,6 +1025,17 @@ def test_scrub_hides_the_token_and_every_fragment_of_eight_characters():
     assert scrub("nothing here", TOKEN) == "nothing here"
 
 
+def test_scrub_all_hides_fragments_in_every_string_of_a_result():
+    result = {
+        "msg": "x" + TOKEN[:-1],
+        TOKEN[2:12]: [{"finished_message": "a %s b" % TOKEN[4:]}, 3, None],
+    }
+    assert scrub_all(result, TOKEN) == {
+        "msg": "x[hidden]",
+        "[hidden]": [{"finished_message": "a [hidden] b"}, 3, None],
+    }
+
+
 def test_excerpt_scrubs_before_it_cuts_and_is_bounded():
     # Cut at 200 characters, the old excerpt showed 15 characters of the token; the scrubbed one shows none.
     text = "<pre>" + "x" * 168 + " Authorization: Bearer " + TOKEN + "</pre>"
@@ -1106,11 +1121,34 @@ def test_an_answer_cut_part_way_is_retried_for_reads_and_ambiguous_for_writes(ap
     assert error.transient and error.ambiguous
 
 
-@pytest.mark.parametrize("body", ["[" * 100000, "", "<html>OK</html>"])
+@pytest.mark.parametrize("body", ["", "<html>OK</html>"])
 def test_a_success_that_is_not_json_is_ambiguous_for_a_write(api, body):
     api.add(responses.POST, BASE + "/stacks", status=200, body=body)
     error = expect_error(make_client()[0].post, "/stacks", {})
     assert "not JSON" in error.message and error.ambiguous and error.transient
+
+
+def nested(depth):
+    """A database record with a field nested ``depth`` levels below the answer's top."""
+    inner = "[" * (depth - 3) + "1" + "]" * (depth - 3)
+    return '{"response": [{"uid": "db_1", "deep": %s}]}' % inner
+
+
+@pytest.mark.parametrize("body", [nested(65), nested(600), nested(5000), "[" * 100000])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_json_nested_deeper_than_64_levels_is_a_malformed_answer(api, body, method):
+    api.add(method, BASE + "/stacks", status=200, body=body)
+    client, sleeps = make_client(retries=1)
+    error = expect_error(client.request, method, "/stacks")
+    assert "nested deeper than 64 levels" in error.message
+    # Like an answer too large: a read asks again, a write's fate is unknown.
+    assert error.transient and error.ambiguous == (method == "POST")
+    assert len(api.calls) == (2 if method == "GET" else 1)
+
+
+def test_json_nested_64_levels_deep_is_read(api):
+    api.add(responses.GET, BASE + "/stacks", status=200, body=nested(64))
+    assert make_client()[0].get("/stacks")["response"][0]["uid"] == "db_1"
 
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
@@ -1159,3 +1197,179 @@ def test_page_numbers_that_are_not_whole_numbers_end_the_paging(api, following):
         body='{"response": [{"uid": "a"}], "pagination": {"next": %s}}' % following,
     )
     assert list(make_client()[0].pages("/stacks")) == [[{"uid": "a"}]]
+
+
+# --- real sockets on 127.0.0.1: answers that drip, proxies and credentials from the environment ------------------
+
+
+class LoopbackServer:
+    """A server on 127.0.0.1 that reads each request's head and answers with ``answer(connection)``.
+
+    It records every request head it reads. A dripping answer stops when the client hangs up, or after
+    DRIP_LIMIT bytes, so a client that does not give up ends the test with a wrong message, not a hang.
+    """
+
+    DRIP_LIMIT = 400
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.heads = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, dummy = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.heads.append(head.decode("latin-1"))
+                try:
+                    self.answer(connection)
+                except OSError:
+                    pass
+
+    def close(self):
+        # shutdown() wakes the accept() under way; close() alone would not.
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def loopback():
+    servers = []
+
+    def start(answer):
+        servers.append(LoopbackServer(answer))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def drip(prefix, byte=b"x", every=0.05):
+    """An answer that sends ``prefix`` whole, then ``byte`` every ``every`` seconds."""
+
+    def answer(connection):
+        connection.sendall(prefix)
+        for _dummy in range(LoopbackServer.DRIP_LIMIT):
+            connection.sendall(byte)
+            time.sleep(every)
+
+    return answer
+
+
+def ok_answer(connection):
+    connection.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n"
+        b"Connection: close\r\n\r\n"
+        b'{"response": []}'
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix, words",
+    [
+        (b"", "got no answer within 0.5 s: the status line did not arrive"),
+        (b"HTTP/1.1 200 OK\r\n", "got the status line but not all the headers within 0.5 s"),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Slow: ",
+            "got the status line but not all the headers within 0.5 s",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            "did not get its whole answer within 0.5 s: the body did not arrive whole",
+        ),
+    ],
+)
+def test_an_answer_that_drips_cannot_hold_an_attempt_past_its_timeout(loopback, prefix, words):
+    # Each byte comes well within the socket's timeout, so only a clock over the whole attempt stops it.
+    server = loopback(drip(prefix, byte=b"H" if not prefix else b"x"))
+    client = Cloud66Client(server.url + "/api/3", TOKEN, timeout=0.5, retries=0)
+    error = expect_error(client.get, "/stacks")
+    assert words in error.message
+    assert error.transient
+
+
+def test_a_dripping_answer_cannot_outlast_wait_timeout(loopback):
+    server = loopback(drip(b"HTTP/1.1 200 OK\r\n"))
+    # The budget's own clock stands still, so exactly 0.5 s of it are left when the attempt starts.
+    budget = Deadline(0.5, clock=lambda: 0.0)
+    client = Cloud66Client(server.url + "/api/3", TOKEN, timeout=30, retries=0, deadline=budget)
+    error = expect_error(client.get, "/stacks")
+    assert "not all the headers within 0.5 s" in error.message
+
+
+def test_netrc_credentials_are_never_sent(loopback, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password other-service-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".netrc").write_text(netrc.read_text())
+    (tmp_path / ".netrc").chmod(0o600)
+    server = loopback(ok_answer)
+    Cloud66Client(server.url + "/api/3", TOKEN).get("/stacks")
+    head = server.heads[0]
+    assert "Authorization: Bearer %s\r\n" % TOKEN in head
+    assert "Basic" not in head and head.count("Authorization") == 1
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_loopback_api_is_reached_directly_whatever_the_proxy_settings(
+    loopback, monkeypatch, variable, host
+):
+    proxy = loopback(ok_answer)
+    api = loopback(ok_answer)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, proxy.url)
+    url = api.url.replace("127.0.0.1", host) + "/api/3"
+    assert Cloud66Client(url, TOKEN).get("/stacks") == {"response": []}
+    assert len(api.heads) == 1 and proxy.heads == []
+
+
+def test_a_real_host_uses_the_proxy_unless_no_proxy_names_it(api, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.test:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    Cloud66Client(BASE, TOKEN).get("/stacks")
+    assert api.calls[0].request.req_kwargs["proxies"]["https"] == "http://proxy.example.test:3128"
+
+    monkeypatch.setenv("NO_PROXY", "api.cloud66.test")
+    Cloud66Client(BASE, TOKEN).get("/stacks")
+    assert api.calls[1].request.req_kwargs["proxies"] == {}
+
+
+def test_the_ca_bundle_from_the_environment_is_kept_and_validate_certs_false_wins(api, monkeypatch):
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
+    api.add(responses.GET, BASE + "/stacks", json={"response": []})
+    Cloud66Client(BASE, TOKEN).get("/stacks")
+    Cloud66Client(BASE, TOKEN, validate_certs=False).get("/stacks")
+    assert [call.request.req_kwargs["verify"] for call in api.calls] == [
+        "/etc/ssl/company.pem",
+        False,
+    ]
+
+
+@pytest.mark.parametrize("url", ["http://api.cloud66.test/api/3", "http://10.0.0.1/api/3"])
+def test_the_client_refuses_plain_http_to_a_host_that_is_not_loopback(api, url):
+    with pytest.raises(Cloud66Error) as info:
+        Cloud66Client(url, TOKEN)
+    assert "plain http" in info.value.message

@@ -40,6 +40,9 @@ class FakeModule:
     def __init__(self, params):
         self.params = params
         self.no_log_values = set()
+        self.argument_spec = dict(
+            _module.cloud66_argument_spec(), **_module.server_group_argument_spec()
+        )
 
     def fail_json(self, **kwargs):
         raise AssertionError("the module failed: %s" % kwargs.get("msg"))

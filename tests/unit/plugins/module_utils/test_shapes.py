@@ -31,8 +31,11 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._records import (
     database_names,
     database_record,
     page_info,
+    server_group_record,
+    stack_record,
     user_record,
     whole_number,
+    without_secrets,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._stacks import Resolver, Target
 
@@ -117,7 +120,7 @@ def test_an_endpoint_database_is_left_as_it_is():
 
 def test_a_name_in_either_spelling_counts_and_other_types_never_match():
     assert database_names({"name": "a", "database_name": "b"}) == {"a", "b"}
-    assert database_names(database_record({"database_name": ["shop"]})) == set()
+    assert database_names({"database_name": ["shop"]}) == set()
     assert database_names({"name": 7}) == set()
 
 
@@ -128,10 +131,101 @@ def test_actions_are_named_by_action_or_action_type():
 
 
 def test_users_and_pages_in_the_model_spelling():
-    assert user_record({"username": "u", "created_at_iso": "t"})["created_at"] == "t"
+    assert user_record({"uid": "x", "username": "u", "created_at_iso": "t"})["created_at"] == "t"
     assert page_info({"pagination": {"prev": 1, "next": None}})["previous"] == 1
     assert page_info({"response": []}) == {}
     assert page_info([]) == {}
+
+
+@pytest.mark.parametrize(
+    "read, raw, words",
+    [
+        (
+            user_record,
+            {"uid": None, "username": "app"},
+            "'uid' must be a non-empty string, not null",
+        ),
+        (user_record, {"username": "app"}, "'uid' must be a non-empty string, not missing"),
+        (
+            user_record,
+            {"uid": ["u1"], "username": "app"},
+            "'uid' must be a non-empty string, not a list",
+        ),
+        (
+            user_record,
+            {"uid": "u1", "username": ["app"]},
+            "'username' must be a non-empty string, not a list",
+        ),
+        (
+            user_record,
+            {"uid": "u1", "username": " "},
+            "'username' must be a non-empty string, not an empty",
+        ),
+        (
+            user_record,
+            {"uid": "u1", "username": "a", "databases": "db"},
+            "'databases' must be a list of strings",
+        ),
+        (
+            user_record,
+            {"uid": "u1", "username": "a", "user_type": 3},
+            "'user_type' must be a string, not a number",
+        ),
+        (user_record, ["u1"], "it is a list, not an object"),
+        (
+            database_record,
+            {"uid": "db_1", "database_name": ["shop"]},
+            "'name' must be a non-empty string",
+        ),
+        (
+            database_record,
+            {"uid": 7, "name": "shop"},
+            "'uid' must be a non-empty string, not a number",
+        ),
+        (
+            database_record,
+            {"uid": "db_1", "name": "a", "users": [1]},
+            "'users' must be a list of strings",
+        ),
+        (action_record, {"id": True}, "'id' must be a non-empty string or a number, not a boolean"),
+        (action_record, {"id": 1, "status": {"a": 1}}, "'status' must be a string, not an object"),
+        (
+            action_record,
+            {"id": 1, "finished_success": "maybe"},
+            "'finished_success' must be a boolean",
+        ),
+        (
+            action_record,
+            {"id": 1, "finished_message": ["x"]},
+            "'finished_message' must be a string",
+        ),
+        (
+            server_group_record,
+            {"id": None, "name": "db"},
+            "'id' must be a non-empty string or a number",
+        ),
+        (server_group_record, {"id": 4, "type": ["mysql"]}, "'type' must be a string, not a list"),
+        (stack_record, {"uid": "s1", "name": None}, "'name' must be a string, not null"),
+    ],
+)
+def test_a_malformed_record_is_a_clear_error_naming_the_field(read, raw, words):
+    with pytest.raises(Cloud66Error) as info:
+        read(raw)
+    assert words in info.value.message and "cannot read" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "read, raw",
+    [
+        (user_record, {"uid": "u1", "username": "app", "databases": None, "user_type": None}),
+        (database_record, {"uid": "db_1", "database_name": "shop", "users": []}),
+        (action_record, {"id": "9", "finished_success": "true", "status": None}),
+        (server_group_record, {"id": "42"}),
+        (stack_record, {"uid": "s1", "name": "shop"}),
+    ],
+)
+def test_records_in_either_published_shape_are_read(read, raw):
+    assert read(raw)
 
 
 @pytest.mark.parametrize(
@@ -366,3 +460,29 @@ def test_a_name_lookup_on_untyped_groups_works(api, client):
     add_page(api, GROUPS, 1, listed([{"id": 42, "name": "shop-mysql"}]))
     key = Resolver(client).resolve(Target(stack_id=STACK, server_group_name="shop-mysql"))
     assert key.server_group_id == "42"
+
+
+ACTION_WITH_SECRETS = {
+    "id": 801,
+    "finished_result": {"generated_password": "pw-1", "uid": "user_1", "Secret_Key": "s"},
+    "metadata": [{"password_hash": "*9F", "api_token": "t", "user": "app"}],
+    "password": "pw-2",
+    "password_regenerated": True,
+}
+
+
+def test_without_secrets_drops_every_key_naming_a_password_secret_or_token_at_any_depth():
+    assert without_secrets(ACTION_WITH_SECRETS) == {
+        "id": 801,
+        "finished_result": {"uid": "user_1"},
+        "metadata": [{"user": "app"}],
+        "password_regenerated": True,
+    }
+
+
+def test_without_secrets_keeps_passwords_only_when_asked():
+    kept = without_secrets(ACTION_WITH_SECRETS, keep_passwords=True)
+    assert kept["password"] == "pw-2" and kept["metadata"] == [
+        {"password_hash": "*9F", "user": "app"}
+    ]
+    assert kept["finished_result"] == {"generated_password": "pw-1", "uid": "user_1"}

@@ -97,7 +97,10 @@ def test_show_password_refused_names_the_scope(api, users):
     with pytest.raises(Cloud66Error) as info:
         users.password("app")
     assert info.value.status == 403
-    assert "'admin' scope" in info.value.message and "needs edit rights" in info.value.message
+    assert (
+        "edit permission on stack" in info.value.message
+        and "needs edit rights" in info.value.message
+    )
     assert TOKEN not in info.value.message
 
 

@@ -54,7 +54,8 @@ def test_a_refused_show_password_names_the_scope_it_needs(api, run_module):
 
     assert result["failed"] is True and result["status_code"] == 403
     assert result["msg"] == (
-        "Cloud66 refused to show passwords (403): reading them (show_password) needs a token with "
-        "the 'admin' scope and edit rights on stack s1. Cloud66 said: needs edit rights"
+        "Cloud66 refused to show passwords (403): reading them (show_password) needs edit permission on "
+        "stack s1 for the token's user, an account permission, not a token scope. Cloud66 said: needs "
+        "edit rights"
     )
     assert sent(api) == ["GET /database_users?show_password=true&page=1"]

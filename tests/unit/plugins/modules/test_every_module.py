@@ -112,6 +112,55 @@ OWN = {
 }
 
 
+# Control characters, blank entries and booleans for numbers, which the shared checks refuse at any depth.
+ODD_TEXT = {
+    cloud66_database: [
+        (dict(name="shop\x00"), "name must not contain control characters such as NUL"),
+        (dict(uid="db_1\x01", state="absent"), "uid must not contain control characters"),
+        (dict(database_user_ids=["user_1", ""]), "database_user_ids must not hold empty entries."),
+        (dict(database_users=[" "]), "database_users must not hold empty entries."),
+        (dict(database_users=["app\x7f"]), "database_users[0] must not contain control characters"),
+        (dict(wait_timeout=True), "wait_timeout must be a number, not a boolean (got True)."),
+    ],
+    cloud66_database_info: [
+        (dict(name="shop\n"), "name must not contain control characters"),
+        (dict(uid=" "), "uid must not be empty."),
+    ],
+    cloud66_database_user: [
+        (dict(username="app\x00"), "username must not contain control characters"),
+        (dict(user_type="readonly\x00"), "user_type must not contain control characters"),
+        (dict(database_ids=["db_1\t"]), "database_ids[0] must not contain control characters"),
+    ],
+    cloud66_database_user_info: [
+        (dict(username="\x00"), "username must not contain control characters"),
+        (dict(username=""), "username must not be empty."),
+    ],
+    cloud66_databases: [
+        (dict(databases=[{"name": "shop\x00"}]), "databases[0].name must not contain control"),
+        (
+            dict(databases=[{"name": "shop", "database_user_ids": ["u1", " "]}]),
+            "databases[0].database_user_ids must not hold empty entries.",
+        ),
+        (
+            dict(database_users=[{"username": "app", "user_type": " "}]),
+            "database_users[0].user_type must not be empty.",
+        ),
+        (
+            dict(database_users=[{"username": "app\n"}]),
+            "database_users[0].username must not contain control characters",
+        ),
+    ],
+}
+for _module, _cases in ODD_TEXT.items():
+    _cases.extend(
+        [
+            (dict(api_timeout=True), "api_timeout must be a number, not a boolean (got True)."),
+            (dict(api_retries=False), "api_retries must be a number, not a boolean (got False)."),
+            (dict(stack_id="s1\x00"), "stack_id must not contain control characters"),
+        ]
+    )
+
+
 def name(module):
     return module.__name__.rsplit(".", 1)[-1]
 
@@ -119,7 +168,8 @@ def name(module):
 def bad_input():
     cases = []
     for module, needs in NEEDS.items():
-        for number, (options, message) in enumerate(CONNECTION + OWN.get(module, [])):
+        checks = CONNECTION + OWN.get(module, []) + ODD_TEXT.get(module, [])
+        for number, (options, message) in enumerate(checks):
             if "server_group_id" in options and "server_group_id" in needs:
                 continue  # a module that names a stack only has no server_group_id
             case = (module, dict(needs, **options), message)

@@ -133,6 +133,10 @@ def _check_problems(checks, result, failed, requests, faults):
     changed = result.get("changed")
     if "changed" in checks and not failed and changed != checks["changed"]:
         problems.append("changed is %s, expected %s" % (changed, checks["changed"]))
+    shown = json.dumps(result, default=str)
+    leaked = [text for text in checks.get("hidden") or [] if text in shown]
+    if leaked:
+        problems.append("the result shows %s, which must stay hidden" % leaked)
     writes = len(posts) + len(deletes)
     if checks.get("no_writes") and writes:
         problems.append("%d writes (POST/DELETE), expected none" % writes)
