@@ -50,6 +50,14 @@ DEPRECATION_HINT = "[WARNING]: Deprecation warnings can be disabled"
 EXPECTED_VARIABLE = "expected_warnings"
 
 
+def _found(pattern, text):
+    """Whether the declared pattern is in the text; a pattern that is no regular expression never is."""
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -111,7 +119,7 @@ class CallbackModule(CallbackBase):
         expected = self._expected(task)
         entry = {
             "warning": text,
-            "expected_by": next((pattern for pattern in expected if re.search(pattern, folded)), None),
+            "expected_by": next((pattern for pattern in expected if _found(pattern, folded)), None),
             "task": task.get_name() if task else None,
             "task_path": task.get_path() if task else None,
             "playbook": self._playbook,
