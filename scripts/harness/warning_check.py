@@ -21,7 +21,9 @@ CALLBACK_DIR = Path("scripts") / "harness" / "callback"
 # ansible-test runs each target in <temp>/<target>-<8 characters>-<suffix>/ under tests/output/.tmp/integration.
 TARGET_DIR = re.compile(r"/integration/(?P<target>[^/]+)-[a-z0-9_]{8}-[^/]+/tests/integration(/|$)")
 # A path in a session's copy of the checkout, or in ansible-test's copy of a target, shown from the checkout.
-COPY_PREFIX = re.compile(r"/\S*/ansible_collections/cloud66/cloud/(tests/output/\.tmp/integration/[^/\s]+/)?")
+COPY_PREFIX = re.compile(
+    r"/\S*/ansible_collections/cloud66/cloud/(tests/output/\.tmp/integration/[^/\s]+/)?"
+)
 
 # The target that shows a warning and a deprecation warning on purpose, and declares both.
 PROBE_TARGET = "warning_check"
