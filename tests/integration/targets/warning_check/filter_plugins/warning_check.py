@@ -12,13 +12,15 @@ display = Display()
 
 def warning_check_warn(text):
     """Show text as a warning; return it."""
-    display.warning(text)
+    if isinstance(text, str):
+        display.warning(text)
     return text
 
 
 def warning_check_deprecate(text):
     """Show text as a deprecation warning; return it."""
-    display.deprecated(text, version="99.0", collection_name="cloud66.cloud")
+    if isinstance(text, str):
+        display.deprecated(text, version="99.0", collection_name="cloud66.cloud")
     return text
 
 
