@@ -20,7 +20,7 @@ def warning_check_warn(text):
 def warning_check_deprecate(text):
     """Show text as a deprecation warning; return it."""
     if isinstance(text, str):
-        display.deprecated(text, version="99.0", collection_name="cloud66.cloud")
+        display.deprecated(text, version="99.0.0", collection_name="cloud66.cloud")
     return text
 
 
