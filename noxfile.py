@@ -17,7 +17,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
 
 # pylint: disable-next=wrong-import-position
-from harness import common, ecosystem  # noqa: E402
+from harness import common, ecosystem, warning_check  # noqa: E402
 from harness.common import CORES, MAIN_CORE, ROOT, Core  # noqa: E402
 
 nox.options.default_venv_backend = "venv"
@@ -99,11 +99,19 @@ def units(session: nox.Session, core: Core) -> None:
 def integration(
     session: nox.Session, core: Core, *args: str, simulator_args: tuple[str, ...] = ()
 ) -> None:
-    """ansible-test integration against one simulator; every target runs, then the failures are listed."""
+    """ansible-test integration against one simulator; every target runs, then the failures are listed.
+
+    Every target also fails on a warning from ansible-core that it does not declare (harness/warning_check.py).
+    """
     common.install(session, core.pins)
     tree = common.collection_tree(session)
     if not list((tree / "tests" / "integration" / "targets").glob("*/tasks/main.yml")):
         session.error("no integration targets found (tests/integration/targets/*/tasks/main.yml)")
+    (tree / "tests" / "output").mkdir(parents=True, exist_ok=True)
+    record = warning_check.record_path(tree / "tests" / "output")
+    (tree / "tests" / "integration" / "integration.cfg").write_text(
+        warning_check.integration_cfg(tree, record)
+    )
     with common.simulator(session, *simulator_args, *sim_args(), source=tree) as running:
         (tree / "tests" / "integration" / "integration_config.yml").write_text(
             "---\n"
@@ -132,6 +140,12 @@ def integration(
         except nox.command.CommandFailed:
             session.log(f"the simulator's last lines:\n{running.tail()}")
             raise
+        finally:
+            unexpected = warning_check.report(session, record, warning_check.integration_target)
+    warning_check.fail_on(session, unexpected)
+    named = [arg for arg in (*args, *session.posargs) if not arg.startswith("-")]
+    if not named or warning_check.PROBE_TARGET in named:
+        warning_check.check_probe(session, record)
 
 
 def add_core_sessions(core: Core) -> None:
@@ -195,11 +209,15 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """examples/demo.yml (or the playbook given after --) against the bundled simulator."""
+    """examples/demo.yml (or the playbook given after --) against the bundled simulator.
+
+    Like the integration targets, it fails on a warning from ansible-core that no task declares.
+    """
     args = list(session.posargs)
     playbook = args.pop(0) if args and not args[0].startswith("-") else "examples/demo.yml"
     common.install(session, MAIN_CORE.pins)
     collections = common.linked_collections()
+    record = warning_check.record_path(common.temp_dir("warnings"))
     with common.simulator(
         session, *(sim_args() or ["--action-seconds", "2", "--list-lag-seconds", "1"])
     ) as running:
@@ -214,5 +232,7 @@ def demo(session: nox.Session) -> None:
                 "ANSIBLE_COLLECTIONS_PATH": str(collections),
                 "ANSIBLE_LOCALHOST_WARNING": "false",
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+                **warning_check.playbook_env(ROOT, record),
             },
         )
+    warning_check.check(session, record, lambda entry: playbook)

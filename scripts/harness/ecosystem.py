@@ -34,6 +34,8 @@ from .common import (
     simulator,
     temp_dir,
 )
+from .warning_check import check as check_warnings
+from .warning_check import playbook_env, record_path
 
 # requirements/ecosystem.txt is pinned on the Python of the main ansible-core
 PYTHON = find_python(MAIN_CORE.python)
@@ -426,7 +428,8 @@ def ee(session: nox.Session) -> None:
 
     The example execution environment is created with a tarball of the
     collection; examples/demo.yml runs through ansible-runner against a
-    simulator, with the environment of the example AWX credential type.
+    simulator, with the environment of the example AWX credential type; like the demo session, it
+    fails on a warning from ansible-core that no task declares.
     """
     install(session, "ecosystem")
     tree = collection_tree(session)
@@ -469,6 +472,11 @@ def ee(session: nox.Session) -> None:
                 'ANSIBLE_INVENTORY_UNPARSED_WARNING: "false"\n'
                 'ANSIBLE_NOCOLOR: "true"\n'
             )
+            # the demo fails on a warning no task declares, here as in the demo session
+            record = record_path(work)
+            envvars += "".join(
+                f"{key}: {value}\n" for key, value in playbook_env(tree, record).items()
+            )
             (runner / "env" / "envvars").write_text(envvars)
             # process isolation is off unless asked for: no container engine needed
             try:
@@ -480,6 +488,7 @@ def ee(session: nox.Session) -> None:
     status = status_file.read_text().strip() if status_file.is_file() else "missing"
     if rc != 0 or status != "successful":
         session.error(f"ansible-runner: exit status {rc}, run status {status}")
+    check_warnings(session, record, lambda entry: "examples/demo.yml (through ansible-runner)")
 
 
 def check_ee_collection(session: nox.Session, context: Path, work: Path) -> None:
