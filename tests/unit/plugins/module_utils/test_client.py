@@ -1159,3 +1159,38 @@ def test_page_numbers_that_are_not_whole_numbers_end_the_paging(api, following):
         body='{"response": [{"uid": "a"}], "pagination": {"next": %s}}' % following,
     )
     assert list(make_client()[0].pages("/stacks")) == [[{"uid": "a"}]]
+
+
+@pytest.mark.parametrize(
+    "status, headers, expected",
+    [
+        # a success carrying a notice: kept as sent, spaces around it trimmed
+        (
+            200,
+            {"X-Cloud66-Warning": "  This API version is deprecated "},
+            ["This API version is deprecated"],
+        ),
+        # a notice on an error answer reaches the user too
+        (404, {"X-Cloud66-Warning": "Stack is archived"}, ["Stack is archived"]),
+        # no header, or an empty one: nothing
+        (200, {}, []),
+        (200, {"X-Cloud66-Warning": "   "}, []),
+        # the token is scrubbed like any server text
+        (200, {"X-Cloud66-Warning": "token %s expires soon" % TOKEN}, None),
+    ],
+)
+def test_cloud66_warning_header_is_collected_once_and_scrubbed(api, status, headers, expected):
+    body = {"response": []} if status == 200 else error_body("not_found", "Stack not found")
+    api.add(responses.GET, BASE + "/stacks", status=status, json=body, headers=headers)
+    client, _sleeps = make_client()
+    for _twice in range(2):
+        try:
+            client.get("/stacks")
+        except Cloud66Error:
+            pass
+    if expected is None:
+        assert len(client.warnings) == 1
+        assert TOKEN not in client.warnings[0] and "expires soon" in client.warnings[0]
+    else:
+        assert client.warnings == expected
+    assert len(api.calls) == 2
