@@ -124,9 +124,10 @@ actions:
       description: Cloud66's message about how the action finished.
       type: str
     outcome:
-      description: The action's outcome in one word, read from whichever fields Cloud66 sent.
+      description:
+        - The action's outcome in one word, V(pending), V(succeeded) or V(failed), read from whichever fields Cloud66
+          sent.
       type: str
-      choices: [pending, succeeded, failed]
       sample: succeeded
 """
 
