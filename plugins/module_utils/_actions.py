@@ -255,3 +255,156 @@ class ActionWaiter:
         for action in actions:
             if action_outcome(action) == FAILED:
                 raise ActionFailed(action)
+
+
+def wait_for_all(
+    batches: list[tuple[ActionWaiter, list[dict[str, Any]]]], deadline: Deadline
+) -> list[list[dict[str, Any]]]:
+    """Wait for the actions of several stacks (one waiter each) together: each turn polls every stack that still has
+    an unfinished action, then one sleep; every action is waited for, failed ones included (the caller judges).
+
+    Returns each batch's actions as they finished, in the given order; WaitTimeout (with every action as last seen)
+    when ``deadline`` runs out first. A transient error of one stack's poll does not keep the others from theirs.
+    """
+    latest = [dict((action["id"], action) for action in actions) for _waiter, actions in batches]
+
+    def pending(index: int) -> list[Any]:
+        return [key for key, action in latest[index].items() if action_outcome(action) == PENDING]
+
+    def all_pending() -> list[dict[str, Any]]:
+        return [latest[index][key] for index in range(len(batches)) for key in pending(index)]
+
+    def result() -> list[list[dict[str, Any]]]:
+        return [
+            [latest[index][action["id"]] for action in actions]
+            for index, (_waiter, actions) in enumerate(batches)
+        ]
+
+    def check() -> list[list[dict[str, Any]]] | None:
+        error = None
+        for index, (waiter, _actions) in enumerate(batches):
+            waiting = pending(index)
+            if not waiting:
+                continue
+            try:
+                latest[index].update(waiter._refresh(waiting))
+            except Cloud66Error as exc:
+                if not exc.transient:
+                    raise
+                error = error or exc
+        if all_pending():
+            if error is not None:
+                raise error
+            return None
+        return result()
+
+    def describe() -> str:
+        waiting = all_pending()
+        return (
+            "Timed out after %d s waiting for Cloud66 action%s %s to finish (still %s). Raise wait_timeout, "
+            "or set wait to false and check the stack's activity later."
+            % (
+                round(deadline.elapsed()),
+                "s" if len(waiting) > 1 else "",
+                ", ".join(str(action["id"]) for action in waiting),
+                ", ".join(
+                    sorted(set(str(action.get("status") or "unfinished") for action in waiting))
+                ),
+            )
+        )
+
+    if not all_pending():
+        return result()
+    try:
+        return wait_until(check, deadline, describe, check_first=False)
+    except WaitTimeout as exc:
+        exc.actions = [action for by_id in latest for action in by_id.values()]
+        raise
+
+
+# The most actions cloud66_action_info lists without ids.
+MAX_RECENT = 100
+
+
+def with_outcome(action: dict[str, Any]) -> dict[str, Any]:
+    """An action as Cloud66 sent it, with its outcome in one word (pending, succeeded or failed) as ``outcome``."""
+    record = dict(action)
+    record["outcome"] = action_outcome(action)
+    return record
+
+
+def first_failed(actions: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((action for action in actions if action_outcome(action) == FAILED), None)
+
+
+def read_action(client: Cloud66Client, stack_id: str | int, action_id: Any) -> dict[str, Any]:
+    """One action of a stack; an id Cloud66 does not know fails naming it."""
+    path = api_path("stacks", stack_id, "actions", action_id)
+    try:
+        body = client.get(path)
+    except Cloud66Error as exc:
+        if exc.status == 404:
+            exc.message = (
+                "Cloud66 knows no action %s on stack %s (404). Check the action id. %s"
+                % (
+                    action_id,
+                    stack_id,
+                    exc.message,
+                )
+            )
+        raise
+    return action_record(response_of(body, dict, "GET %s" % path))
+
+
+def recent_actions(client: Cloud66Client, stack_id: str | int, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` newest actions of a stack, newest first (highest id first).
+
+    Page 1 tells the list's order (newest_page): read forward from it when it shows the newest first, else from the
+    last page backwards; no more pages are read than the wanted actions fill, plus the one that tells the order.
+    """
+    path = api_path("stacks", stack_id, "actions")
+    first = client.page(path, 1)
+    newest = newest_page(*first)
+    found: dict[Any, dict[str, Any]] = {}
+    number, step = (newest, -1) if newest > 1 else (1, 1)
+    budget = (limit + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE + 1
+    for _read in range(budget):
+        items, info = first if number == 1 else client.page(path, number)
+        for item in items:
+            if isinstance(item.get("id"), (int, str)):
+                found.setdefault(item["id"], action_record(item))
+        if len(found) >= limit or not items:
+            break
+        number += step
+        if number < 1 or (step > 0 and not info.get("next")):
+            break
+    ordered = sorted(found.values(), key=lambda action: -(whole_number(action.get("id")) or 0))
+    return ordered[:limit]
+
+
+class ActionLookup:
+    """What cloud66_action_info does: read the listed (or the newest) actions of a stack, and wait for them."""
+
+    client: Cloud66Client
+    stack_id: str | int
+    deadline: Deadline
+
+    def __init__(self, client: Cloud66Client, stack_id: str | int, deadline: Deadline) -> None:
+        self.client = client
+        self.stack_id = stack_id
+        self.deadline = deadline
+
+    def read(self, action_ids: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+        if action_ids:
+            return [read_action(self.client, self.stack_id, action_id) for action_id in action_ids]
+        return recent_actions(self.client, self.stack_id, limit)
+
+    def wait(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every action once finished, in the given order; ActionFailed names the first one that failed (after all
+        have finished), WaitTimeout when the budget runs out first."""
+        if not actions:
+            return []
+        finished = ActionWaiter(self.client, self.stack_id, self.deadline).wait(
+            actions, stop_on_failure=False
+        )
+        return finished

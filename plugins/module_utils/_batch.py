@@ -16,10 +16,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._actions import FAILED, ActionFailed, ActionWaiter, WaitTimeout, action_outcome
+from ._actions import (
+    FAILED,
+    ActionFailed,
+    ActionWaiter,
+    WaitTimeout,
+    action_outcome,
+    wait_for_all,
+)
 from ._backups import DeleteGuard
 from ._client import Deadline
 from ._databases import users_warning
@@ -631,9 +639,10 @@ class GroupRun:
 class BatchRun:
     """Sends the writes of every planned group and waits for them with one budget.
 
-    Within a group the writes go in their phases; a phase that needs an earlier item's uid waits for it first,
-    whatever ``wait`` says. A group whose write is refused starts nothing more, but what it started is reported
-    and, with ``wait``, waited for like the other groups' writes. The outcome is written into the plans' entries.
+    The writes go phase by phase over every group; a phase that needs an earlier item's uid waits for it first,
+    whatever ``wait`` says, for all groups' actions in the same turns, so N groups wait about as long as one. A group
+    whose write is refused starts nothing more, but what it started is reported and, with ``wait``, waited for like
+    the other groups' writes. The outcome is written into the plans' entries.
     """
 
     deadline: Deadline
@@ -653,7 +662,20 @@ class BatchRun:
         for run in self.runs:
             for write in run.plan.writes:
                 write.entry.changed = False
-            self._start(run)
+        # Phase by phase over every group: a part-way wait waits for all groups' actions at once.
+        self._each(lambda run: self._send(run, run.plan.writes_of(FIRST)))
+        self._wait_together(
+            lambda run: [
+                write
+                for write in run.plan.granted_new_users
+                if write.entry.changed and id(write) not in run.settled
+            ]
+        )
+        self._each(lambda run: self._settle_users(run, run.plan.granted_new_users))
+        self._each(lambda run: self._send(run, run.plan.writes_of(DATABASES)))
+        self._wait_together(lambda run: run.plan.needed_new_databases)
+        self._each(self._settle_needed)
+        self._each(lambda run: self._send(run, run.plan.writes_of(LAST)))
         if self.wait:
             self._wait_all()
 
@@ -693,19 +715,58 @@ class BatchRun:
             )
         return problems
 
-    def _start(self, run: GroupRun) -> None:
-        plan = run.plan
+    def _each(self, step: Callable[[GroupRun], None]) -> None:
+        """Run ``step`` for every group that has met no problem yet; what goes wrong ends that group alone."""
+        for run in self.runs:
+            if run.problem is not None:
+                continue
+            try:
+                step(run)
+            except (Cloud66Error, ActionFailed, WaitTimeout) as exc:
+                run.problem = _problem(run, exc)
+
+    def _wait_together(self, writes_of: Callable[[GroupRun], list[Write]]) -> None:
+        """Wait for the actions of ``writes_of(run)`` of every group still going, all stacks in the same turns.
+
+        Only a shortcut so that N groups' part-way waits take the time of one: each group then waits for its own
+        (at once, as they have finished) and meets a failed action, a timeout or an error itself."""
+        pairs = [
+            (run, write)
+            for run in self.runs
+            if run.problem is None
+            for write in writes_of(run)
+            if write.entry.action
+        ]
+        if len(set(id(run) for run, _write in pairs)) < 2:
+            return
         try:
-            self._send(run, plan.writes_of(FIRST))
-            self._settle_users(run, plan.granted_new_users)
-            self._send(run, plan.writes_of(DATABASES))
-            needed = plan.needed_new_databases
-            if needed:
-                self._wait_actions(run, needed)
-                self._settle_databases(run, needed)
-            self._send(run, plan.writes_of(LAST))
-        except (Cloud66Error, ActionFailed, WaitTimeout) as exc:
-            run.problem = _problem(run, exc)
+            self._wait_pairs(pairs)
+        except (Cloud66Error, WaitTimeout):
+            return
+
+    def _wait_pairs(self, pairs: list[tuple[GroupRun, Write]]) -> None:
+        """Wait for the actions of ``pairs`` (all stacks together) and note each as it finished."""
+        by_stack: dict[str, list[tuple[GroupRun, Write]]] = {}
+        for run, write in pairs:
+            by_stack.setdefault(str(run.group.stack_id), []).append((run, write))
+        batches = [
+            (
+                ActionWaiter(found[0][0].group.client, stack_id, self.deadline),
+                [write.entry.action for _run, write in found],
+            )
+            for stack_id, found in by_stack.items()
+        ]
+        finished = wait_for_all(batches, self.deadline)
+        for found, actions in zip(by_stack.values(), finished, strict=True):
+            for (_run, write), action in zip(found, actions, strict=True):
+                write.entry.action = action
+
+    def _settle_needed(self, run: GroupRun) -> None:
+        """Wait for the new databases a later write needs the uid of, and note their uids."""
+        needed = run.plan.needed_new_databases
+        if needed:
+            self._wait_actions(run, needed)
+            self._settle_databases(run, needed)
 
     def _send(self, run: GroupRun, writes: list[Write]) -> None:
         for write in writes:
@@ -787,22 +848,14 @@ class BatchRun:
         """Wait for every started action (all groups, one budget), then until each group's lists show what was
         done. A failed action leaves its item as it was. A group that could not finish is not waited on for its
         lists, but its actions are."""
-        by_stack: dict[str, list[tuple[GroupRun, Write]]] = {}
-        for run in self.runs:
-            for write in run.started:
-                if write.entry.action:
-                    by_stack.setdefault(str(run.group.stack_id), []).append((run, write))
-        for stack_id, pairs in by_stack.items():
-            waiter = ActionWaiter(pairs[0][0].group.client, stack_id, self.deadline)
-            finished = waiter.wait(
-                [write.entry.action for _run, write in pairs], stop_on_failure=False
-            )
-            for (run, write), action in zip(pairs, finished, strict=True):
-                write.entry.action = action
-                if action_outcome(action) == FAILED:
-                    write.entry.changed = False
-                    write.entry.record = write.found
-                    run.failed.append(write.entry)
+        pairs = [(run, write) for run in self.runs for write in run.started if write.entry.action]
+        if pairs:
+            self._wait_pairs(pairs)
+        for run, write in pairs:
+            if action_outcome(write.entry.action) == FAILED:
+                write.entry.changed = False
+                write.entry.record = write.found
+                run.failed.append(write.entry)
         for run in self.runs:
             if run.problem is not None:
                 continue

@@ -63,6 +63,9 @@ ASCII_DIGITS = re.compile(r"[0-9]+")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # Looks whether a write whose answer was lost was carried out: a body standing for that answer, or None.
 Look = Callable[[], Any]
+# The header in which Cloud66 sends notices to the user; its Go client (cloud66-oss/cloud66, cloud66.go checkResp)
+# prints it on stderr.
+WARNING_HEADER = "X-Cloud66-Warning"
 
 
 def is_loopback(host: str) -> bool:
@@ -393,6 +396,7 @@ class Cloud66Client:
     deadline: Deadline | None
     request_count: int
     last_page: dict[str, Any]
+    warnings: list[str]
     session: requests.Session
 
     def __init__(
@@ -419,6 +423,8 @@ class Cloud66Client:
         self._secret = api_token
         # The pagination of the last list page read, for callers that want the list's total count.
         self.last_page = {}
+        # The distinct notices Cloud66 sent in X-Cloud66-Warning headers, scrubbed, in the order first seen.
+        self.warnings = []
         problem = check_api_url(self.base_url)
         if problem:
             raise Cloud66Error(problem)
@@ -648,6 +654,7 @@ class Cloud66Client:
             ), 0
         finally:
             _CURRENT_EXCHANGE.reset(current)
+        self.note_warnings(response)
         try:
             data = _read_body(response, until, self.clock)
         except _SlowBody:
@@ -708,6 +715,13 @@ class Cloud66Client:
                 attempts=attempt,
             ), 0
         return self._http_error(target, method, response, data, attempt)
+
+    def note_warnings(self, response: requests.Response) -> None:
+        """Keep each distinct X-Cloud66-Warning text of an answer (headers sent twice arrive joined by commas)."""
+        raw = response.headers.get(WARNING_HEADER) if response.headers is not None else None
+        text = excerpt(raw, self._secret, 2 * EXCERPT_LENGTH) if raw else ""
+        if text and text not in self.warnings:
+            self.warnings.append(text)
 
     def _network_error(
         self, target: str, reason: str, attempt: int, sent: bool, status: int | None = None

@@ -368,9 +368,18 @@ class Cloud66Module:
         """Warn, with the warning scrubbed of the token: it may quote what Cloud66 sent."""
         self.module.warn(scrub(warning, self.api_token))
 
+    def pass_on_warnings(self) -> None:
+        """Show every distinct notice Cloud66 sent during the run (X-Cloud66-Warning) as an Ansible warning, once."""
+        client = getattr(self, "client", None)
+        for text in client.warnings if client is not None else ():
+            self.warn("Cloud66: %s" % text)
+        if client is not None:
+            client.warnings = []
+
     def fail(self, msg: str, **extra: Any) -> None:
         result = dict(self.final_result())
         result.update(extra)
+        self.pass_on_warnings()
         self.module.fail_json(msg=scrub(msg, self.api_token), **self.shown(result))
 
     def timed_out(self, actions: list[dict[str, Any]]) -> None:
@@ -389,4 +398,5 @@ class Cloud66Module:
             self.fail(str(exc))
         except Cloud66Error as exc:
             self.fail(exc.message, **exc.details())
+        self.pass_on_warnings()
         self.module.exit_json(**self.shown(self.final_result()))

@@ -29,7 +29,9 @@ description:
     what each asked. An ask that leaves a field out (such as O(databases[].database_users)) agrees with one that gives
     it.
   - Every group is planned from one read of each of its lists before the first write. Then the writes of every group
-    are started, and with O(wait=true) all their actions are waited for together, within one O(wait_timeout).
+    are started, and with O(wait=true) all their actions are waited for together, every stack's in the same turns,
+    within one O(wait_timeout); a write that needs the uid of an item made earlier in the run waits for it together
+    with the other groups' such writes. Many server groups take about the time of the slowest one.
   - When a write is refused part-way, the module sends no more writes to that server group, waits (with O(wait=true))
     for the actions it started, and fails naming the refused database or user with Cloud66's words; the result lists
     every action started.

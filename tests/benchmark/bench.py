@@ -34,8 +34,28 @@ PLAYBOOKS = os.path.join(HERE, "playbooks")
 # ansible-playbook runs from the checkout's root, so that no ansible.cfg of the caller's directory applies.
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-FULL = dict(group_size=300, ensure=40, missing=10, info_size=3000, new_databases=2, new_users=10)
-SMOKE = dict(group_size=150, ensure=12, missing=4, info_size=300, new_databases=2, new_users=4)
+FULL = dict(
+    group_size=300,
+    ensure=40,
+    missing=10,
+    info_size=3000,
+    new_databases=2,
+    new_users=10,
+    fleet_stacks=5,
+    fleet_groups=2,
+    fleet_databases=5,
+)
+SMOKE = dict(
+    group_size=150,
+    ensure=12,
+    missing=4,
+    info_size=300,
+    new_databases=2,
+    new_users=4,
+    fleet_stacks=3,
+    fleet_groups=2,
+    fleet_databases=3,
+)
 
 WAYS = {
     "a": "(a) role cloud66.cloud.databases",
@@ -51,6 +71,13 @@ USER_WAYS = {
     "b": "(b) loops of cloud66_database, cloud66_database_user",
 }
 DOWNLOAD_WAYS = {"a": "(a) cloud66_backup_download"}
+FLEET_WAYS = {
+    "a": "(a) role, every server group of the fleet",
+    "b": "(b) role, one server group",
+}
+# The fleet scenario's stacks (uids f1ee7001..., named fleet-1...) and their MySQL groups (ids from 201), which only
+# the fixture of that scenario holds; each group starts with a few databases of its own.
+FLEET_EXISTING = 3
 GUARDED_WAYS = {
     "a": "(a) cloud66_database, require_backup_within",
     "b": "(b) cloud66_database, no guard",
@@ -58,7 +85,7 @@ GUARDED_WAYS = {
 # The backup that the download scenario fetches: its segments' sizes, and the database a guarded delete removes.
 BACKUP_ID = 9001
 BACKUP_SEGMENTS = [1024 * 1024, 1024 * 1024, 256 * 1024]
-SCENARIOS = ("ensure", "info", "noop", "users", "download", "guarded")
+SCENARIOS = ("ensure", "info", "noop", "users", "download", "guarded", "fleet")
 KINDS = ("list", "users", "writes", "polls", "backups", "store", "other")
 
 
@@ -177,6 +204,8 @@ class Scenario:
 
     key = ""
     ways = WAYS
+    # The fixture this scenario's runs reset the simulator to; None for the benchmark's shared one.
+    fixture_data = None
 
     def __init__(self, sizes, config):
         self.sizes = sizes
@@ -564,6 +593,124 @@ class Guarded(Scenario):
         return []
 
 
+class Fleet(Scenario):
+    """Ensure ``fleet_databases`` new databases in each of ``fleet_groups`` server groups of ``fleet_stacks`` stacks,
+    one host of the play per group, against the role doing the same for one group: N groups should take about the
+    wall time of one, at the sum of the groups' requests."""
+
+    key = "fleet"
+    ways = FLEET_WAYS
+
+    def __init__(self, sizes, config):
+        super().__init__(sizes, config)
+        self.groups = []
+        stacks = []
+        for stack in range(1, sizes["fleet_stacks"] + 1):
+            uid = "f1ee%04d" % stack * 4
+            server_groups = []
+            for index in range(sizes["fleet_groups"]):
+                group_id = 200 + len(self.groups) + 1
+                prefix = "fleet%d_" % group_id
+                server_groups.append(
+                    {
+                        "id": group_id,
+                        "name": "fleet-mysql-%d" % (index + 1),
+                        "type": "mysql",
+                        "generate": {"prefix": prefix, "count": FLEET_EXISTING},
+                    }
+                )
+                self.groups.append(
+                    {
+                        "host": "fleet-%d" % group_id,
+                        "stack_id": uid,
+                        "server_group_id": str(group_id),
+                        "databases": [
+                            {"name": "%snew_%02d" % (prefix, number)}
+                            for number in range(1, sizes["fleet_databases"] + 1)
+                        ],
+                    }
+                )
+            stacks.append(
+                {
+                    "uid": uid,
+                    "name": "fleet-%d" % stack,
+                    "environment": "production",
+                    "account": 1,
+                    "server_groups": server_groups,
+                }
+            )
+        self.fixture_data = {
+            "accounts": [{"id": 1, "name": "Benchmark"}],
+            "tokens": [{"token": TOKEN, "name": "bench", "scopes": ["public", "admin"]}],
+            "stacks": stacks,
+        }
+        self.title = (
+            "Scenario 7: a fleet, %d new databases in each of %d server groups of %d stacks (one host each), "
+            "%g s per action, list lag %g s"
+            % (
+                sizes["fleet_databases"],
+                len(self.groups),
+                sizes["fleet_stacks"],
+                config["action_seconds"],
+                config["list_lag_seconds"],
+            )
+        )
+
+    def minimum(self):
+        groups, stacks = len(self.groups), self.sizes["fleet_stacks"]
+        new = self.sizes["fleet_databases"]
+        per_stack = pages(new * self.sizes["fleet_groups"])
+        parts = [
+            (
+                groups,
+                "%d list pages, one per group: each group's %d databases"
+                % (groups, FLEET_EXISTING),
+            ),
+            (groups * new, "%d POSTs, %d per group" % (groups * new, new)),
+            (
+                stacks * per_stack,
+                "%d action polls: the action list of each stack (%d actions) read once after its last action "
+                "finished" % (stacks * per_stack, new * self.sizes["fleet_groups"]),
+            ),
+            (groups, "%d list pages, one per group, once its actions finished" % groups),
+        ]
+        return sum(part[0] for part in parts), [part[1] for part in parts]
+
+    def playbook(self, way):
+        return "fleet_role.yml"
+
+    def targeted(self, way):
+        return self.groups if way == "a" else self.groups[:1]
+
+    def extra_vars(self, way):
+        return {"bench_fleet": self.targeted(way)}
+
+    def check(self, way, log, state):
+        problems = []
+        present = dict(
+            (
+                str(group["server_group_id"]),
+                set(database["name"] for database in group["databases"]),
+            )
+            for group in state["groups"]
+        )
+        for group in self.targeted(way):
+            wanted = [database["name"] for database in group["databases"]]
+            absent = [
+                name for name in wanted if name not in present.get(group["server_group_id"], ())
+            ]
+            if absent:
+                problems.append("group %s lacks %s" % (group["server_group_id"], ", ".join(absent)))
+        posts = [entry for entry in log if entry["method"] == "POST"]
+        wanted = sum(len(group["databases"]) for group in self.targeted(way))
+        if len(posts) != wanted:
+            problems.append("expected %d POSTs, saw %d" % (wanted, len(posts)))
+        unfinished = [action for action in state["actions"] if action.get("status") != "completed"]
+        if unfinished:
+            problems.append("%d actions not completed when the run ended" % len(unfinished))
+        return problems
+
+
 def _ranges(numbers):
     if not numbers:
         return "none"
@@ -602,7 +749,7 @@ class Runner:
         self.env.pop("CLOUD66_ACCOUNT_ID", None)
 
     def run(self, scenario, way):
-        self.sim.reset(self.fixture)
+        self.sim.reset(scenario.fixture_data or self.fixture)
         extra = {
             "bench_api_url": self.args.api_url,
             "bench_api_token": TOKEN,
@@ -868,6 +1015,35 @@ def targets(args, scenarios, minimums, results):
                 "%d requests, minimum %d%s" % (module["requests"], minimum, cost),
             )
         )
+    fleet = results.get("fleet")
+    if fleet and "a" in fleet:
+        role, minimum = fleet["a"], minimums["fleet"]
+        groups = len(scenarios["fleet"].groups)
+        checks.append(
+            (
+                "fleet: role requests within 1.5x of the minimum",
+                role["requests"] <= 1.5 * minimum,
+                "%d <= 1.5 x %d = %g" % (role["requests"], minimum, 1.5 * minimum),
+            )
+        )
+        if "b" in fleet:
+            one = fleet["b"]
+            checks.append(
+                (
+                    "fleet: %d groups against one group (times reported, never enforced)" % groups,
+                    None,
+                    "wall %.1f s vs %.1f s = %.2fx; requests %d vs %d x %d = %d"
+                    % (
+                        role["wall"],
+                        one["wall"],
+                        ratio(role["wall"], one["wall"]),
+                        role["requests"],
+                        groups,
+                        one["requests"],
+                        groups * one["requests"],
+                    ),
+                )
+            )
     for name, per_way in results.items():
         for result in per_way.values():
             if result["problems"]:
@@ -922,6 +1098,21 @@ def parse_args(argv):
         help="users to provision in the users scenario (default 10, smoke %d)" % SMOKE["new_users"],
     )
     parser.add_argument(
+        "--fleet-stacks",
+        type=int,
+        help="stacks of the fleet scenario (default 5, smoke %d)" % SMOKE["fleet_stacks"],
+    )
+    parser.add_argument(
+        "--fleet-groups",
+        type=int,
+        help="server groups of each fleet stack (default 2, smoke %d)" % SMOKE["fleet_groups"],
+    )
+    parser.add_argument(
+        "--fleet-databases",
+        type=int,
+        help="new databases of each fleet group (default 5, smoke %d)" % SMOKE["fleet_databases"],
+    )
+    parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
         help="comma-separated subset of %s" % ",".join(SCENARIOS),
@@ -960,6 +1151,8 @@ def parse_args(argv):
     args.ways = [way.strip() for way in args.ways.split(",") if way.strip()]
     if sizes["new_users"] < 2:
         parser.error("need --new-users of at least 2")
+    if min(sizes["fleet_stacks"], sizes["fleet_groups"], sizes["fleet_databases"]) < 1:
+        parser.error("need at least 1 fleet stack, group and database")
     if set(args.scenarios) - set(SCENARIOS) or set(args.ways) - set(WAYS):
         parser.error("unknown scenario or way")
     return args
@@ -980,6 +1173,7 @@ def main(argv=None):
         "users": Users,
         "download": Download,
         "guarded": Guarded,
+        "fleet": Fleet,
     }
     scenarios = dict((name, classes[name](args.sizes, config)) for name in args.scenarios)
 

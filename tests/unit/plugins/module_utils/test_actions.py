@@ -21,8 +21,13 @@ from ansible_collections.cloud66.cloud.plugins.module_utils._actions import (
     ActionWaiter,
     WaitTimeout,
     action_outcome,
+    first_failed,
     newest_page,
+    read_action,
+    recent_actions,
+    wait_for_all,
     wait_until,
+    with_outcome,
 )
 from ansible_collections.cloud66.cloud.plugins.module_utils._client import Deadline
 from ansible_collections.cloud66.cloud.plugins.module_utils._errors import Cloud66Error
@@ -536,3 +541,130 @@ def test_more_pending_actions_than_a_page_holds_are_read_from_as_many_pages(api,
 )
 def test_the_newest_page_of_the_action_list_is_judged_from_page_1(ids, pages, newest):
     assert newest_page([{"id": value} for value in ids], {"pages": pages}) == newest
+
+
+# --- several stacks together, cloud66_action_info's reads --------------------------------------------------------
+
+OTHER_STACK = "b1090000b1090000b1090000b1090000"
+OTHER_ACTIONS = BASE + "/stacks/%s/actions" % OTHER_STACK
+
+
+def test_actions_of_several_stacks_are_polled_in_the_same_turns(api, client, clock):
+    add_action(api, action(1, "running"))
+    add_action(api, done(1))
+    api.add(responses.GET, OTHER_ACTIONS + "/2", json={"response": done(2)})
+    deadline = Deadline(600, clock=clock, sleep=clock.sleep)
+    batches = [
+        (ActionWaiter(client, STACK, deadline), [action(1)]),
+        (ActionWaiter(client, OTHER_STACK, deadline), [action(2)]),
+    ]
+
+    result = wait_for_all(batches, deadline)
+
+    assert [[record["id"] for record in found] for found in result] == [[1], [2]]
+    assert paths(api) == [
+        "/api/3/stacks/%s/actions/1" % STACK,
+        "/api/3/stacks/%s/actions/2" % OTHER_STACK,
+        "/api/3/stacks/%s/actions/1" % STACK,
+    ]
+    # one sleep per turn for every stack, not one series of sleeps after another
+    assert clock.sleeps == [1.0, 1.5]
+
+
+def test_waiting_for_several_stacks_returns_failed_actions_and_times_out_naming_the_rest(
+    api, client, clock
+):
+    add_action(api, failed(1, "Broken"))
+    for _turn in range(20):
+        api.add(responses.GET, OTHER_ACTIONS + "/2", json={"response": action(2, "running")})
+    deadline = Deadline(5, clock=clock, sleep=clock.sleep)
+    batches = [
+        (ActionWaiter(client, STACK, deadline), [action(1)]),
+        (ActionWaiter(client, OTHER_STACK, deadline), [action(2)]),
+    ]
+
+    with pytest.raises(WaitTimeout) as info:
+        wait_for_all(batches, deadline)
+
+    assert "action 2 to finish" in str(info.value)
+    assert sorted(record["id"] for record in info.value.actions) == [1, 2]
+    assert first_failed(info.value.actions)["finished_message"] == "Broken"
+    # the failed action was read once; only the running one was polled again
+    assert paths(api).count("/api/3/stacks/%s/actions/1" % STACK) == 1
+
+
+def test_finished_actions_of_several_stacks_need_no_request(api, client, clock):
+    deadline = Deadline(600, clock=clock, sleep=clock.sleep)
+    batches = [(ActionWaiter(client, STACK, deadline), [done(1)])]
+    assert wait_for_all(batches, deadline) == [[done(1)]]
+    assert len(api.calls) == 0 and clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "record, outcome",
+    [(action(1), PENDING), (done(1), SUCCEEDED), (failed(1, "x"), FAILED)],
+)
+def test_outcome_is_added_in_one_word(record, outcome):
+    assert with_outcome(record)["outcome"] == outcome
+    assert "outcome" not in record
+
+
+def test_an_unknown_action_id_fails_naming_it(api, client):
+    api.add(
+        responses.GET,
+        ACTIONS + "/404404",
+        json={"error": "not_found", "error_description": "Action not found"},
+        status=404,
+    )
+    with pytest.raises(Cloud66Error) as info:
+        read_action(client, STACK, 404404)
+    assert "no action 404404 on stack %s" % STACK in info.value.message
+    assert info.value.status == 404
+
+
+def page_of_actions(ids, number, pages):
+    return {
+        "response": [done(action_id) for action_id in ids],
+        "pagination": {
+            "previous": number - 1 or None,
+            "next": number + 1 if number < pages else None,
+            "current": number,
+            "per_page": 30,
+            "count": 30 * pages,
+            "pages": pages,
+        },
+    }
+
+
+def add_action_page(api, ids, number, pages):
+    api.add(
+        responses.GET,
+        ACTIONS,
+        json=page_of_actions(ids, number, pages),
+        match=[matchers.query_param_matcher({"page": str(number)})],
+    )
+
+
+@pytest.mark.parametrize(
+    "pages_given, limit, expected, read",
+    [
+        # newest first: page 1 alone holds the newest
+        ([[90, 89, 88], [87, 86]], 2, [90, 89], [1]),
+        # newest first, more wanted than page 1 holds: the next page too
+        ([[90, 89, 88], [87, 86]], 4, [90, 89, 88, 87], [1, 2]),
+        # oldest first over two pages: the last page holds the newest
+        ([[1, 2, 3], [4, 5]], 2, [5, 4], [1, 2]),
+        # oldest first, more wanted than the last page holds: the page before it too (page 1, not read again)
+        ([[1, 2, 3], [4, 5]], 4, [5, 4, 3, 2], [1, 2]),
+        # a stack without actions
+        ([[]], 5, [], [1]),
+    ],
+)
+def test_recent_actions_are_the_newest_first_read_from_the_right_end(
+    api, client, pages_given, limit, expected, read
+):
+    for number, ids in enumerate(pages_given, start=1):
+        add_action_page(api, ids, number, len(pages_given))
+    result = recent_actions(client, STACK, limit)
+    assert [record["id"] for record in result] == expected
+    assert [call.request.params.get("page") for call in api.calls] == [str(n) for n in read]

@@ -1373,3 +1373,38 @@ def test_the_client_refuses_plain_http_to_a_host_that_is_not_loopback(api, url):
     with pytest.raises(Cloud66Error) as info:
         Cloud66Client(url, TOKEN)
     assert "plain http" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "status, headers, expected",
+    [
+        # a success carrying a notice: kept as sent, spaces around it trimmed
+        (
+            200,
+            {"X-Cloud66-Warning": "  This API version is deprecated "},
+            ["This API version is deprecated"],
+        ),
+        # a notice on an error answer reaches the user too
+        (404, {"X-Cloud66-Warning": "Stack is archived"}, ["Stack is archived"]),
+        # no header, or an empty one: nothing
+        (200, {}, []),
+        (200, {"X-Cloud66-Warning": "   "}, []),
+        # the token is scrubbed like any server text
+        (200, {"X-Cloud66-Warning": "token %s expires soon" % TOKEN}, None),
+    ],
+)
+def test_cloud66_warning_header_is_collected_once_and_scrubbed(api, status, headers, expected):
+    body = {"response": []} if status == 200 else error_body("not_found", "Stack not found")
+    api.add(responses.GET, BASE + "/stacks", status=status, json=body, headers=headers)
+    client, _sleeps = make_client()
+    for _twice in range(2):
+        try:
+            client.get("/stacks")
+        except Cloud66Error:
+            pass
+    if expected is None:
+        assert len(client.warnings) == 1
+        assert TOKEN not in client.warnings[0] and "expires soon" in client.warnings[0]
+    else:
+        assert client.warnings == expected
+    assert len(api.calls) == 2

@@ -15,7 +15,9 @@ from responses import matchers
 from ansible_collections.cloud66.cloud.plugins.modules import cloud66_databases
 from ansible_collections.cloud66.cloud.tests.unit.plugins.fake_api import (
     ACTIONS,
+    BASE,
     DATABASES,
+    STACK_URL,
     USERS,
     action,
     add_pages,
@@ -338,4 +340,67 @@ def test_a_new_user_of_a_new_database_is_created_once_the_database_is_listed(
         "user_type": "application",
         "database_ids": ["db_0001"],
     }
+    assert clock.sleeps == [1.0, 1.0]
+
+
+def test_part_way_waits_of_many_groups_are_one_wait(api, run_module, clock):
+    """Two groups of two stacks, each a new database and a new user it grants: both databases are sent before any
+    action is polled, both actions are polled in the same turn, and each wait costs one sleep, not one per group."""
+    other = BASE + "/stacks/s2/server_groups/52"
+    for base, number, first_action in (
+        (STACK_URL + "/server_groups/42", 1, 1001),
+        (other, 2, 2001),
+    ):
+        shop = database(number, "shop")
+        app = user(number, "app", databases=["shop"])
+        add_pages(api, base + "/databases", [[]])
+        add_pages(api, base + "/databases", [[shop]])
+        add_pages(api, base + "/database_users", [[]])
+        add_pages(api, base + "/database_users", [[app]])
+        stack_actions = base.rsplit("/server_groups", 1)[0] + "/actions"
+        api.add(responses.POST, base + "/databases", json={"response": action(first_action)})
+        api.add(
+            responses.POST,
+            base + "/database_users",
+            json={"response": action(first_action + 1, "database_user_create")},
+        )
+        for action_id, kind in (
+            (first_action, "database_create"),
+            (first_action + 1, "database_user_create"),
+        ):
+            api.add(
+                responses.GET,
+                "%s/%d" % (stack_actions, action_id),
+                json={"response": action(action_id, kind, "completed")},
+            )
+    asks = dict(
+        databases=[{"name": "shop"}], database_users=[{"username": "app", "databases": ["shop"]}]
+    )
+
+    result = run_module(
+        cloud66_databases,
+        stack_id=None,
+        server_group_id=None,
+        server_groups=[
+            dict(asks, requested_by="web1", stack_id="s1", server_group_id="42"),
+            dict(asks, requested_by="web2", stack_id="s2", server_group_id="52"),
+        ],
+    )
+
+    assert "failed" not in result and result["changed"] is True
+    requests = [call.request.method + " " + call.request.path_url for call in api.calls]
+    posts = [
+        index
+        for index, line in enumerate(requests)
+        if line.startswith("POST") and "/databases" in line
+    ]
+    polls = [index for index, line in enumerate(requests) if "/actions/" in line]
+    assert len(posts) == 2 and max(posts) < min(polls)
+    # the two databases' actions in one turn, then (after the users are sent) the two users' in one turn
+    assert [requests[index].rsplit("/", 1)[1] for index in polls] == [
+        "1001",
+        "2001",
+        "1002",
+        "2002",
+    ]
     assert clock.sleeps == [1.0, 1.0]
