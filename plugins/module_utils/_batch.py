@@ -383,6 +383,11 @@ class _Planner:
             for wanted, _sources in self.databases
             if wanted.present and not self.database(wanted.name)
         )
+        self.deleted_databases = set(
+            wanted.name
+            for wanted, _sources in self.databases
+            if not wanted.present and self.database(wanted.name)
+        )
 
     def database(self, name: str) -> dict[str, Any]:
         """The one database listed under ``name``, or {}; two or more are a problem, never a guess."""
@@ -444,6 +449,14 @@ class _Planner:
             self.problems.append(
                 "Database user %r asks for %s, which %s does not list and this task does not create."
                 % (wanted.name, ", ".join(missing), self.where.lower())
+            )
+            self.refused_users.add(wanted.name)
+            return entry, None
+        deleted = [name for name in names if name in self.deleted_databases]
+        if deleted:
+            self.problems.append(
+                "Database user %r asks for %s, which this task deletes."
+                % (wanted.name, ", ".join(deleted))
             )
             self.refused_users.add(wanted.name)
             return entry, None
@@ -774,14 +787,16 @@ class BatchRun:
             write.found = entry.record
             try:
                 if entry.kind == DATABASE and write.create:
-                    user_ids = [run.user_uids[username] for username in write.grants]
+                    user_ids = [_uid_of(run.user_uids, USER, name) for name in write.grants]
                     action, entry.changed = run.group.databases.create(entry.name, user_ids)
                     entry.record = {"name": entry.name}
                 elif entry.kind == DATABASE:
                     action, entry.changed = run.group.databases.delete(write.uid)
                     entry.record = {}
                 elif write.create:
-                    database_ids = [run.database_uids[name] for name in write.grants]
+                    database_ids = [
+                        _uid_of(run.database_uids, DATABASE, name) for name in write.grants
+                    ]
                     action, entry.changed = run.group.users.create(
                         entry.name, write.user_type or "application", database_ids
                     )
@@ -813,7 +828,12 @@ class BatchRun:
 
     def _settle_users(self, run: GroupRun, writes: list[Write]) -> None:
         """Wait until the user list shows the users created and none of those deleted; note the new uids."""
-        writes = [write for write in writes if write.entry.changed and id(write) not in run.settled]
+        # A create that Cloud66 answered "exists already" is looked up like one it carried out.
+        writes = [
+            write
+            for write in writes
+            if (write.entry.changed or write.create) and id(write) not in run.settled
+        ]
         if not writes:
             return
         self._wait_actions(run, writes)
@@ -830,7 +850,12 @@ class BatchRun:
 
     def _settle_databases(self, run: GroupRun, writes: list[Write]) -> None:
         """Wait until the database list shows the databases created and none of those deleted."""
-        writes = [write for write in writes if write.entry.changed and id(write) not in run.settled]
+        # A create that Cloud66 answered "exists already" is looked up like one it carried out.
+        writes = [
+            write
+            for write in writes
+            if (write.entry.changed or write.create) and id(write) not in run.settled
+        ]
         if not writes:
             return
         records = run.group.databases.wait_settled(
@@ -868,6 +893,14 @@ class BatchRun:
             except (Cloud66Error, WaitTimeout) as exc:
                 run.problem = _problem(run, exc)
             _note_grants(run)
+
+
+def _uid_of(uids: dict[str, str], kind: str, name: str) -> str:
+    if name not in uids:
+        raise Cloud66Error(
+            "The uid of the %s %r is not known: the list did not show it." % (kind, name)
+        )
+    return uids[name]
 
 
 def _problem(run: GroupRun, exc: Exception) -> str:

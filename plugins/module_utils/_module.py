@@ -35,6 +35,7 @@ MAX_WAIT_TIMEOUT = 86400
 # What an HTTP header can carry: printable ASCII, no spaces or line breaks.
 HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 NAMING_OPTIONS = ("stack_id", "stack_name", "environment", "server_group_id", "server_group_name")
+TARGET_OPTIONS = NAMING_OPTIONS + ("server_group_type",)
 # ASCII and Latin-1 control characters: NUL, tabs, line breaks, DEL, ... No name, id or type Cloud66 takes has one.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Options checked on their own terms (trimmed first), not by options_problem.
@@ -89,7 +90,10 @@ def _value_problem(path: str, value: Any, settings: dict[str, Any], top: bool) -
     if isinstance(value, dict):
         options = settings.get("options") or {}
         for key, item in value.items():
-            if item is None:
+            # Inside a list entry (cloud66_databases' server_groups), an empty server group name counts as unset.
+            if item is None or (
+                key in TARGET_OPTIONS and isinstance(item, str) and not item.strip()
+            ):
                 continue
             if options.get(key, {}).get("type") in ("int", "float") and isinstance(item, bool):
                 return "%s.%s must be a number, not a boolean (got %s)." % (path, key, item)

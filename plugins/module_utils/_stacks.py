@@ -141,8 +141,10 @@ class Resolver:
         return self._stack_named(target.stack_name or "", target.environment)
 
     def server_group_id(self, stack_id: str, target: Target) -> str:
+        """The group's id: as given, with a number in its plain spelling ("042" is 42), else found by name or type."""
         if target.server_group_id:
-            return target.server_group_id
+            given = target.server_group_id
+            return str(int(given)) if given.isascii() and given.isdigit() else given
         return self._group_named(stack_id, target.server_group_name, target.server_group_type)
 
     def _stack_named(self, name: str, environment: str | None) -> str:

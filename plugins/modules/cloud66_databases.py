@@ -132,8 +132,8 @@ options:
       - The databases and users of many server groups, or of one group as asked by many hosts, ensured together.
       - Each entry names its stack and server group with the same options as the module (all empty values count as
         unset); an entry that names none uses the module's own O(stack_id), O(stack_name), ...
-      - An entry with neither O(server_groups[].databases) nor O(server_groups[].database_users) asks for nothing and
-        is left out. At least one entry must ask for something.
+      - An entry whose O(server_groups[].databases) and O(server_groups[].database_users) are both empty or left out
+        asks for nothing and is left out. At least one entry must give one of them.
       - Mutually exclusive with O(databases) and O(database_users).
     type: list
     elements: dict
@@ -364,7 +364,7 @@ class Cloud66Databases(Cloud66Module):
             ]
         sources = []
         for index, entry in enumerate(self.params["server_groups"]):
-            if entry["databases"] is None and entry["database_users"] is None:
+            if not (entry["databases"] or entry["database_users"]):
                 continue
             names_group = any(
                 str(entry.get(key) or "").strip() for key in server_group_argument_spec()
@@ -381,7 +381,10 @@ class Cloud66Databases(Cloud66Module):
 
     def check_module_params(self):
         sources = self.sources()
-        if not sources:
+        if not sources and all(
+            entry["databases"] is None and entry["database_users"] is None
+            for entry in self.params["server_groups"] or []
+        ):
             return (
                 "No entry of server_groups gives databases or database_users (with the databases role: set "
                 "cloud66_databases or cloud66_database_users on at least one host of the play)."
@@ -443,7 +446,7 @@ class Cloud66Databases(Cloud66Module):
             for warning in group_plan.warnings:
                 self.module.warn(warning)
         waits = [group_plan for _group, group_plan in self.plans if group_plan.waits_between]
-        if waits and self.deadline.seconds <= 0 and not self.module.check_mode:
+        if waits and self.deadline.seconds <= 0:
             self.fail(
                 "%s needs to wait part-way (a new database grants a new user, or a new user needs a new database), "
                 "but wait_timeout is 0; nothing was sent. Give wait_timeout the seconds that wait may take."

@@ -18,6 +18,7 @@ playbook -i inventory.ini ensure.yml -e many_hosts_first_run=true "$@"
 playbook -i localhost, check.yml -e many_hosts_stage=first
 playbook -i inventory.ini ensure.yml -e many_hosts_first_run=false "$@"
 playbook -i localhost, check.yml -e many_hosts_stage=again
+playbook -i inventory.ini skipped.yml "$@"
 
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT

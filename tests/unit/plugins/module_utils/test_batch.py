@@ -192,6 +192,16 @@ def test_a_database_granting_a_user_the_run_deletes_is_refused():
     )
 
 
+def test_a_new_user_asking_for_a_database_the_run_deletes_is_refused():
+    group = ask(
+        ("web1", [DatabaseAsk("old", "absent")], []),
+        ("web2", [], [UserAsk("reader", databases=("old",))]),
+    )
+    assert "Database user 'reader' asks for old, which this task deletes." in refusal(
+        group, listed(db("d1", "old")), []
+    )
+
+
 def test_missing_users_and_databases_are_refused_together():
     group = ask(
         (

@@ -36,6 +36,7 @@ def test_every_spelling_of_one_group_is_one_key_with_one_read_of_each_list(api, 
         Target(stack_name="SHOP", environment="Production", server_group_name="shop-mysql"),
         Target(stack_name="shop", environment="production", server_group_type="mysql"),
         Target.of({"stack_id": SHOP, "server_group_id": 42, "server_group_name": ""}),
+        Target.of({"stack_id": SHOP, "server_group_id": "042"}),
     ]
     keys = Resolver(client).resolve_all(targets)
     assert set(keys) == {GroupKey(SHOP, "42")}
