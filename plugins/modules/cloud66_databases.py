@@ -444,7 +444,7 @@ class Cloud66Databases(Cloud66Module):
             self.fail(" ".join(problems))
         for _group, group_plan in self.plans:
             for warning in group_plan.warnings:
-                self.module.warn(warning)
+                self.warn(warning)
         waits = [group_plan for _group, group_plan in self.plans if group_plan.waits_between]
         if waits and self.deadline.seconds <= 0:
             self.fail(
