@@ -12,7 +12,7 @@ from typing import Any
 
 from ._client import Cloud66Client, api_path
 from ._errors import Cloud66Error
-from ._records import server_group_record, text
+from ._records import server_group_record, stack_record, text
 
 DATABASE_GROUP_TYPES = ("mysql", "postgresql")
 STACK_NOT_FOUND = (
@@ -107,7 +107,9 @@ class Resolver:
 
     def stacks(self) -> list[dict[str, Any]]:
         if self._stacks is None:
-            self._stacks = [stack for items in self.client.pages("/stacks") for stack in items]
+            self._stacks = [
+                stack_record(stack) for items in self.client.pages("/stacks") for stack in items
+            ]
         return self._stacks
 
     def groups(self, stack_id: str) -> list[dict[str, Any]]:
