@@ -181,8 +181,12 @@ def bad_input():
 def test_bad_input_is_refused_before_any_request(api, run_module, module, options, message):
     result = run_module(module, **options)
 
-    assert result["failed"] is True and result["changed"] is False
-    assert message in result["msg"]
+    assert result["failed"] is True and result.get("changed") is not True
+    if "embedded null character" in result["msg"]:
+        # ansible-core 2.21 fails on a NUL itself while it logs the module's options, before the module's own check.
+        assert any("\x00" in str(value) for value in options.values())
+    else:
+        assert message in result["msg"]
     assert sent(api) == []
 
 
